@@ -1,0 +1,1 @@
+"""One module per ``anomseer`` command: ``NAME``, ``HELP``, ``add_arguments`` and ``run``."""

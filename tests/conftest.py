@@ -1,0 +1,20 @@
+"""Test setup: one CPU thread, no hub, a private matplotlib cache, one tiny model per run."""
+
+import os
+import tempfile
+
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="anomseer-mpl-"))
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The offline tiny Qwen2.5-VL, built once per test session."""
+    from anomseer.modeling import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
