@@ -46,6 +46,8 @@ GRADIENT_WINDOW, GRADIENT_ORDER = 21, 2
 SLOPE_FLOOR_POINTS = 100
 """Trend floor: a slope change that moves the level by less than the visible fraction of the
 std over this many points is not a trend change."""
+MIN_CYCLES = 4
+"""A period must fit this many times into the series."""
 MIN_PERIODICITY = 0.2
 """Least share of the spectrum's power in the dominant peak (+-1 bin) for a series to count
 as periodic."""
@@ -80,8 +82,9 @@ class GlobalStats:
 
 @dataclass(frozen=True)
 class LocalStats:
-    """Each point's residual from the running median of ``window`` points, in units of
-    ``scale`` (the noise level, floored at the visible fraction of the std)."""
+    """Each point's residual from the running median of ``window`` points (with the peak
+    departures replaced once by that median), in units of ``scale`` (the noise level, floored
+    at the visible fraction of the std)."""
 
     window: int
     scale: float
@@ -252,29 +255,36 @@ def _global_stats(x: np.ndarray, floor: float) -> tuple[GlobalStats, np.ndarray]
 
 
 def _local_stats(x: np.ndarray, noise: float, floor: float) -> tuple[LocalStats, np.ndarray]:
-    from scipy.ndimage import median_filter
+    """Residuals from a running median, twice: the second median runs over the series with the
+    first pass's peak departures (largest within the window) replaced by their median, so a
+    spike does not drag the median of its neighbours (on a slope it would shift it a step)."""
+    from scipy.ndimage import maximum_filter1d, median_filter
 
-    residual = x - median_filter(x, size=LOCAL_WINDOW, mode="nearest")
     scale = max(noise, floor)
-    z = residual / scale
+    median = median_filter(x, size=LOCAL_WINDOW, mode="nearest")
+    size = np.abs(x - median) / scale
+    peaks = (size > LOCAL_Z_THRESHOLD) & (size == maximum_filter1d(size, LOCAL_WINDOW))
+    cleaned = np.where(peaks, median, x)
+    z = (x - median_filter(cleaned, size=LOCAL_WINDOW, mode="nearest")) / scale
     argmax = int(np.argmax(np.abs(z)))
     spans = departure_spans(z, LOCAL_Z_THRESHOLD, gap=LOCAL_WINDOW)
     return LocalStats(LOCAL_WINDOW, scale, float(abs(z[argmax])), argmax, spans), z
 
 
 def dominant_period(x: np.ndarray) -> tuple[float | None, float]:
-    """Period (points) of the largest FFT peak of the linearly detrended series, and the share
-    of the power within one bin of it; the period is None when that share is below
-    ``MIN_PERIODICITY`` or the peak is the zero-frequency bin."""
+    """Period (points) of the largest FFT peak of the linearly detrended series among periods
+    of at most a quarter of the series (``MIN_CYCLES`` cycles; slower swings are trend), and
+    that peak's share (+-1 bin) of the power at those frequencies. The period is None when the
+    share is below ``MIN_PERIODICITY``."""
     from scipy.signal import detrend
 
     power = np.abs(np.fft.rfft(detrend(x))) ** 2
-    power[0] = 0.0
+    power[:MIN_CYCLES] = 0.0
     total = float(power.sum())
     if total <= 0:
         return None, 0.0
     peak = int(np.argmax(power))
-    share = float(power[max(1, peak - 1) : peak + 2].sum()) / total
+    share = float(power[peak - 1 : peak + 2].sum()) / total
     if share < MIN_PERIODICITY:
         return None, share
     return x.size / peak, share
