@@ -161,6 +161,8 @@ def _inside(
     value range of the points outside every labelled interval."""
     where = f"[{start}, {end})"
     scores = evidence.scores
+    if scores["missing"][start:end].all():
+        return f"In {where} the points are missing, so the plot shows a gap there."
     if label == "global point":
         peak, z = evidence.peak_inside("global_z", start, end)
         value = float(scores["values"][peak])

@@ -140,15 +140,18 @@ class Evidence:
     trend: TrendStats
     discord: Discord
     scores: dict[str, np.ndarray] = field(repr=False, compare=False, default_factory=dict)
-    """Per-point arrays: ``values`` (missing points interpolated), ``global_z``, ``local_z``,
+    """Per-point arrays: ``values`` (missing points interpolated), ``missing`` (bool),
+    ``global_z``, ``local_z``,
     ``frequency`` (local, cycles per point), ``frequency_z``, ``slope`` (per point),
     ``slope_z``, ``discord_z`` (the largest discord z of the subsequences covering a point);
     ``matrix_profile`` has one value per subsequence."""
 
     def peak_inside(self, name: str, start: int, end: int) -> tuple[int, float]:
-        """Index and value of the largest |score| ``name`` in ``[start, end)``."""
-        values = np.abs(self.scores[name][start:end])
-        offset = int(np.argmax(values))
+        """Index and value of the largest |score| ``name`` among the points of ``[start, end)``
+        that are not missing (all of them when every one is)."""
+        size = np.abs(self.scores[name][start:end])
+        present = ~self.scores["missing"][start:end]
+        offset = int(np.argmax(np.where(present, size, -1.0) if present.any() else size))
         return start + offset, float(self.scores[name][start + offset])
 
 
@@ -186,6 +189,7 @@ def analyze(series: np.ndarray) -> Evidence:
         discord=discord,
         scores={
             "values": x,
+            "missing": np.isnan(raw),
             "global_z": global_z,
             "local_z": local_z,
             "frequency": frequency,
