@@ -195,9 +195,10 @@ def affiliation_precision_recall_batch(
         return area / zone
 
     inside = _positive(np.minimum(q, b) - np.maximum(p, a))
-    before = survival_integral(_positive(a - p)) - survival_integral(_positive(a - q))
-    after = survival_integral(_positive(q - b)) - survival_integral(_positive(p - b))
-    mass = np.where(piece, inside + before + after, 0.0).sum(-1)
+    # the piece's parts before and after the event span distances [near, far]: G(far) - G(near)
+    g = survival_integral(_positive(np.stack((a - p, a - q, q - b, p - b))))
+    outside = (g[0] - g[1]) + (g[2] - g[3])
+    mass = np.where(piece, inside + outside, 0.0).sum(-1)
     span = np.where(piece, q - p, 0.0).sum(-1)
     zone_precision = np.divide(mass, span, out=np.zeros_like(mass), where=span > 0)
     precision = _mean_where(zone_precision, span > 0)
@@ -219,15 +220,13 @@ def affiliation_precision_recall_batch(
         half = room / 2.0
         return np.minimum(s, half) ** 2 + room * _positive(s - half)
 
-    def distant_mass(s_near: np.ndarray, s_far: np.ndarray, room: np.ndarray) -> np.ndarray:
-        return (s_far - s_near) - (
-            closer_integral(s_far, room) - closer_integral(s_near, room)
-        ) / zone
-
+    # distances [near, far] from the event part's points left of the piece, then right of it
+    s = _positive(np.stack((p - d, p - c, c - q, d - q)))
+    room = np.stack((p - x, p - x, y - q, y - q))
+    closer = closer_integral(s, room)
+    distant = (s[1] - s[0] + s[3] - s[2]) - (closer[1] - closer[0] + closer[3] - closer[2]) / zone
     covered = _positive(np.minimum(d, q) - np.maximum(c, p))
-    left_of_piece = distant_mass(_positive(p - d), _positive(p - c), p - x)
-    right_of_piece = distant_mass(_positive(c - q), _positive(d - q), y - q)
-    event_mass = np.where(part, covered + left_of_piece + right_of_piece, 0.0).sum(-1)
+    event_mass = np.where(part, covered + distant, 0.0).sum(-1)
     event_recall = event_mass / np.where(event, b[..., 0] - a[..., 0], 1.0)
     recall = _mean_where(event_recall, event)
     return precision, recall
