@@ -78,6 +78,7 @@ def _local(grad: torch.Tensor) -> torch.Tensor:
     return local.float() if local.dtype in (torch.float16, torch.bfloat16) else local
 
 
+@torch.no_grad()
 def projection_coefficient(
     main_grads: Sequence[torch.Tensor | None], aux_grads: Sequence[torch.Tensor | None]
 ) -> torch.Tensor:
@@ -107,6 +108,7 @@ def projection_coefficient(
     return torch.where(main_squared > 0, aux_dot_main / main_squared, 0.0)
 
 
+@torch.no_grad()
 def project_gradients(
     main_grads: Sequence[torch.Tensor | None],
     aux_grads: Sequence[torch.Tensor | None],
