@@ -234,31 +234,26 @@ def test_lora_trains_adapters_and_merged_export_matches(tiny_model_dir, sft_data
 
 
 @pytest.mark.slow
-def test_stopped_run_resumes_from_its_checkpoint(tiny_model_dir, sft_data, tmp_path):
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_stopped_run_resumes_from_its_checkpoint(lora, tiny_model_dir, sft_data, tmp_path):
     out = tmp_path / "out"
     flags = ["--max_steps", "4", "--save_steps", "2", "--save_total_limit", "3"]
-    first = train(tiny_model_dir, sft_data, out, *flags, "--logging_steps", "1")
-    uninterrupted = load_file(out / "checkpoint-4" / "model.safetensors")
+    flags += ["--logging_steps", "1", "--use_peft", str(lora).lower()]
+    weights = "adapter_model.safetensors" if lora else "model.safetensors"
+    first = train(tiny_model_dir, sft_data, out, *flags)
+    uninterrupted = load_file(out / "checkpoint-4" / weights)
     # the job "died" right after checkpoint-2
     for path in (out / "checkpoint-4").iterdir():
         path.unlink()
     (out / "checkpoint-4").rmdir()
-    (out / "model.safetensors").unlink()
+    (out / weights).unlink()
 
-    resumed = train(
-        tiny_model_dir,
-        sft_data,
-        out,
-        *flags,
-        "--logging_steps",
-        "1",
-        "--resume_from_checkpoint",
-        "last",
-    )
+    resumed = train(tiny_model_dir, sft_data, out, *flags, "--resume_from_checkpoint", "last")
     assert resumed.state.global_step == 4
     assert [e["step"] for e in resumed.state.log_history if "loss" in e] == [1, 2, 3, 4]
     assert losses(resumed) == pytest.approx(losses(first))
-    final = load_file(out / "model.safetensors")
+    final = load_file(out / weights)
+    assert set(final) == set(uninterrupted)
     assert all(torch.equal(final[k], v) for k, v in uninterrupted.items())
 
 
