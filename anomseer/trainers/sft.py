@@ -89,9 +89,14 @@ class AnomSeerSFTConfig(ModelArguments, DatasetArguments, SFTConfig):
 @dataclass
 class CompletionCollator(DataCollatorForVisionLanguageModeling):
     """TRL's vision-language collator, with each row's labels ending at the completion's
-    end-of-turn token: the chat template's newline after it is context, not a target."""
+    end-of-turn token (``end_token_id``, by default the tokenizer's eos, ``<|im_end|>`` for
+    Qwen2.5-VL): the chat template's newline after it is context, not a target."""
 
     end_token_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.end_token_id is None:
+            self.end_token_id = self.processor.tokenizer.eos_token_id
 
     def torch_call(self, examples: list[dict]) -> dict:
         batch = super().torch_call(examples)
@@ -109,13 +114,13 @@ class AnomSeerSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
 
 def build_collator(processor, config: AnomSeerSFTConfig) -> CompletionCollator:
     """The completion-only collator for ``processor`` under ``config``'s ``max_length``."""
-    tokenizer = processor.tokenizer
+    end_token = config.eos_token
     return CompletionCollator(
         processor=processor,
         max_length=config.max_length,
         completion_only_loss=True,
         pad_to_multiple_of=config.pad_to_multiple_of,
-        end_token_id=tokenizer.convert_tokens_to_ids(config.eos_token or tokenizer.eos_token),
+        end_token_id=processor.tokenizer.convert_tokens_to_ids(end_token) if end_token else None,
     )
 
 
