@@ -337,6 +337,22 @@ def test_bad_input_is_one_line(case, message, tiny_model_dir, sft_data, tmp_path
     assert message in last_line
 
 
+@pytest.mark.slow
+def test_module_entry_point_reports_bad_input_in_one_line(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(TINY_RECIPE.read_text() + "max_pixel: 100\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "anomseer.trainers.sft", "--config", str(recipe)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("anomseer sft: error: recipe ")
+    assert "'max_pixel' (did you mean 'max_pixels'?)" in last_line
+
+
 def test_export_refuses_what_it_cannot_export(tiny_model_dir, tmp_path, capsys):
     assert cli_main(["export", str(tmp_path / "nowhere"), str(tmp_path / "a")]) == 2
     assert "does not exist" in capsys.readouterr().err
