@@ -175,7 +175,9 @@ def test_full_fine_tuning_with_frozen_vision_tower_exports(tiny_model_dir, sft_d
     out, exported = tmp_path / "out", tmp_path / "exported"
     before = load_file(tiny_model_dir / "model.safetensors")
     flags = ["--max_steps", "3", "--learning_rate", "1e-2", "--freeze_vision_tower", "true"]
+    flags += ["--dataset_test_split", "train", "--eval_strategy", "steps", "--eval_steps", "3"]
     trainer = train(tiny_model_dir, sft_data, out, *flags, "--max_pixels", "12544")
+    assert [e["step"] for e in trainer.state.log_history if "eval_loss" in e] == [3]
     after = load_file(out / "model.safetensors")
     assert set(after) == set(before)
     for name in before:
@@ -242,6 +244,11 @@ def test_stopped_run_resumes_from_its_checkpoint(lora, tiny_model_dir, sft_data,
     weights = "adapter_model.safetensors" if lora else "model.safetensors"
     first = train(tiny_model_dir, sft_data, out, *flags)
     uninterrupted = load_file(out / "checkpoint-4" / weights)
+    if not lora:  # load_best_model_at_end goes through the same weight loading
+        first.state.best_model_checkpoint = str(out / "checkpoint-2")
+        first._load_best_model()
+        expected = type(first.model).from_pretrained(out / "checkpoint-2").state_dict()
+        assert all(torch.equal(v, expected[k]) for k, v in first.model.state_dict().items())
     # the job "died" right after checkpoint-2
     for path in (out / "checkpoint-4").iterdir():
         path.unlink()
