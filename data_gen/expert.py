@@ -141,10 +141,9 @@ class Evidence:
     discord: Discord
     scores: dict[str, np.ndarray] = field(repr=False, compare=False, default_factory=dict)
     """Per-point arrays: ``values`` (missing points interpolated), ``missing`` (bool),
-    ``global_z``, ``local_z``,
-    ``frequency`` (local, cycles per point), ``frequency_z``, ``slope`` (per point),
-    ``slope_z``, ``discord_z`` (the largest discord z of the subsequences covering a point);
-    ``matrix_profile`` has one value per subsequence."""
+    ``global_z``, ``local_z``, ``frequency`` (local, cycles per point), ``frequency_z``,
+    ``slope`` (per point), ``slope_z``, ``discord_z`` (the largest discord z of the
+    subsequences covering a point); ``matrix_profile`` has one value per subsequence."""
 
     def peak_inside(self, name: str, start: int, end: int) -> tuple[int, float]:
         """Index and value of the largest |score| ``name`` among the points of ``[start, end)``
@@ -227,11 +226,6 @@ def noise_level(x: np.ndarray) -> float:
 def robust_scale(values: np.ndarray) -> float:
     """1.4826 * median absolute deviation: the std of normal data, unmoved by outliers."""
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
-
-
-def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
-    """(values - median) / max(robust scale, floor)."""
-    return (values - np.median(values)) / max(robust_scale(values), floor)
 
 
 def departure_spans(z: np.ndarray, threshold: float = Z_THRESHOLD, gap: int = 1) -> list[Span]:
@@ -447,14 +441,14 @@ class Finding:
     analysis: str
 
 
-def classify(evidence: Evidence, values: np.ndarray) -> Finding:
+def classify(evidence: Evidence) -> Finding:
     """Decide label and intervals from the evidence alone (no truth), in a fixed order:
     departures largely outside the range of the other points -> global point; a steady period
     change by ``PERIOD_RATIO`` -> seasonal; a slope change away from local departures ->
     trend; other local departures -> contextual point; a matrix-profile discord above the
     threshold -> shapelet; else normal."""
     departures = evidence.global_stats.spans + evidence.local.spans
-    outside = _outside_range(values, departures)
+    outside = _outside_range(evidence.scores["values"], departures)
     if outside:
         return Finding("global point", outside, "global")
     seasonal = seasonal_spans(evidence.periodicity)
@@ -534,7 +528,7 @@ def expert_detect(series: np.ndarray) -> Answer:
             think=think,
         )
     evidence = analyze(values)
-    finding = classify(evidence, fill_missing(values))
+    finding = classify(evidence)
     think = f"{describe_evidence(evidence)} The detector's rule picks the {finding.analysis} "
     think += "analysis." if finding.label != NORMAL_LABEL else "nothing: no rule fires."
     return Answer(

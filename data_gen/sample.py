@@ -16,7 +16,3 @@ class Sample:
     series: np.ndarray
     intervals: list[tuple[int, int]] = field(default_factory=list)
     variates: list[int] = field(default_factory=list)
-
-    @property
-    def is_anomalous(self) -> bool:
-        return bool(self.intervals or self.variates)

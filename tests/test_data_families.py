@@ -260,4 +260,4 @@ def test_generators_need_a_known_shape():
     with pytest.raises(ValueError, match="unknown variate shape"):
         visualtimeanomaly.variate_wise_series(np.random.default_rng(0), 200, "circle")
     sample = anomllm.range_series(np.random.default_rng(0), 100, normal_rate=1e6)
-    assert sample.intervals == [] and not sample.is_anomalous
+    assert sample.intervals == [] and sample.variates == []
