@@ -49,15 +49,30 @@ def describe_evidence(evidence: Evidence) -> str:
         else ""
     )
     noisy = "noisy, so slow changes are read from a smoothed copy" if evidence.noisy else "clean"
+    global_condition = f"|z| > {GLOBAL_Z_THRESHOLD:g}"
+    local_condition = f"|z| > {LOCAL_Z_THRESHOLD:g}"
     parts = [
         f"The series has {evidence.length} points{missing}; its noise level is "
         f"{evidence.noise:.3f} ({noisy}).",
         f"Global statistics: mean {g.mean:.3f}, std {g.std:.3f}; robust z-scores (median "
         f"{g.median:.3f}, scale {g.scale:.3f}) peak at |z| = {abs_z(g.max_abs_z)} at "
-        f"t = {g.argmax}; {_stretches(g.spans, f'|z| > {GLOBAL_Z_THRESHOLD:g}')}.",
+        f"t = {g.argmax}; "
+        + (
+            f"{_count(g.spans)} {'has' if len(g.spans) == 1 else 'have'} {global_condition}: "
+            f"{_listing(g.spans)}"
+            if g.spans
+            else f"no point has {global_condition}"
+        )
+        + ".",
         f"Local context: residuals from a running median of {LOCAL_WINDOW} points, in units of "
         f"{local.scale:.3f}, peak at |z| = {abs_z(local.max_abs_z)} at t = {local.argmax}; "
-        f"{_stretches(local.spans, f'|z| > {LOCAL_Z_THRESHOLD:g}')}.",
+        + (
+            f"{_count(local.spans)} {'has' if len(local.spans) == 1 else 'have'} "
+            f"{local_condition}: {_listing(local.spans)}"
+            if local.spans
+            else f"no point has {local_condition}"
+        )
+        + ".",
     ]
     if p.period is None:
         parts.append(
@@ -65,34 +80,17 @@ def describe_evidence(evidence: Evidence) -> str:
             "the power)."
         )
     else:
-        departures = [
-            f"[{s.start}, {s.end}) with period {period:.1f}"
-            for s, period in zip(p.spans[:MAX_LISTED], p.span_periods, strict=False)
-        ]
-        departs = (
-            f"departs by more than {Z_THRESHOLD:g} sigma in {len(p.spans)} stretch"
-            f"{'es' if len(p.spans) != 1 else ''}: {', '.join(departures)}{_more(p.spans)}"
-            if p.spans
-            else f"stays within {Z_THRESHOLD:g} sigma of it"
-        )
+        periods = [f" with period {period:.1f}" for period in p.span_periods]
         parts.append(
             f"Frequency: the FFT's dominant period is {p.period:.1f} points "
             f"({p.power_share:.0%} of the power); the local period from the analytic signal "
-            f"{departs}."
+            f"{_departs(p.spans, periods)}."
         )
-    slopes = [
-        f"[{s.start}, {s.end}) at {_slope(slope)}"
-        for s, slope in zip(t.spans[:MAX_LISTED], t.span_slopes, strict=False)
-    ]
-    trend_departs = (
-        f"departs by more than {Z_THRESHOLD:g} sigma in {len(t.spans)} stretch"
-        f"{'es' if len(t.spans) != 1 else ''}: {', '.join(slopes)}{_more(t.spans)}"
-        if t.spans
-        else f"stays within {Z_THRESHOLD:g} sigma of it"
-    )
+    slopes = [f" at {_slope(slope)}" for slope in t.span_slopes]
     parts.append(
         f"Trend: after {t.smoothing}, the Savitzky-Golay gradient (window {GRADIENT_WINDOW}, "
-        f"order {GRADIENT_ORDER}) is typically {_slope(t.typical_slope)} and {trend_departs}."
+        f"order {GRADIENT_ORDER}) is typically {_slope(t.typical_slope)} and "
+        f"{_departs(t.spans, slopes)}."
     )
     parts.append(
         f"Shape: the matrix-profile discord (window {d.window}) starts at t = {d.start}, "
@@ -135,7 +133,11 @@ def _conclusion(evidence: Evidence, intervals: Sequence[Sequence[int]], label: s
         _inside(evidence, int(s), int(e), label, unlabelled) for s, e in intervals[:MAX_LISTED]
     ]
     extra = len(intervals) - MAX_LISTED
-    more = f" The other {extra} labelled intervals look the same." if extra > 0 else ""
+    more = ""
+    if extra == 1:
+        more = " The other labelled interval looks the same."
+    elif extra > 1:
+        more = f" The other {extra} labelled intervals look the same."
     count = len(intervals)
     return (
         f"Conclusion: {count} anomalous interval{'s' if count != 1 else ''}. "
@@ -251,13 +253,25 @@ def _slope(slope: float) -> str:
     return f"{slope * SLOPE_UNIT:+.3f} per {SLOPE_UNIT} points"
 
 
-def _stretches(spans: list[Span], condition: str) -> str:
+def _count(spans: Sequence[Span]) -> str:
+    return f"{len(spans)} stretch{'es' if len(spans) != 1 else ''}"
+
+
+def _listing(spans: Sequence[Span], details: Sequence[str] = ()) -> str:
+    """The first ``MAX_LISTED`` spans as ``[start, end)`` plus their details, and a count of
+    the rest."""
+    details = list(details) or [""] * len(spans)
+    listed = ", ".join(
+        f"[{s.start}, {s.end}){detail}"
+        for s, detail in zip(spans[:MAX_LISTED], details, strict=False)
+    )
+    rest = len(spans) - MAX_LISTED
+    return f"{listed} and {rest} more" if rest > 0 else listed
+
+
+def _departs(spans: Sequence[Span], details: Sequence[str]) -> str:
     if not spans:
-        return f"no point has {condition}"
-    listed = ", ".join(f"[{s.start}, {s.end})" for s in spans[:MAX_LISTED])
-    noun = "stretch has" if len(spans) == 1 else "stretches have"
-    return f"{len(spans)} {noun} {condition}: {listed}{_more(spans)}"
-
-
-def _more(spans: list) -> str:
-    return f" and {len(spans) - MAX_LISTED} more" if len(spans) > MAX_LISTED else ""
+        return f"stays within {Z_THRESHOLD:g} sigma of it"
+    return (
+        f"departs by more than {Z_THRESHOLD:g} sigma in {_count(spans)}: {_listing(spans, details)}"
+    )

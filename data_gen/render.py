@@ -166,11 +166,11 @@ class _GridPlot:
             axes.set_xticks([])
             axes.set_yticks([])
             (line,) = axes.plot([], [], color=style.color, linewidth=style.linewidth)
-            label = axes.text(
+            variate_id = axes.text(
                 0.01, 0.97, str(variate), transform=axes.transAxes, fontsize=8, va="top", ha="left"
             )
             self._lines.append(line)
-            self._dynamic.append((axes, [line, *axes.spines.values(), label]))
+            self._dynamic.append((axes, [line, *axes.spines.values(), variate_id]))
 
     def render(self, values: np.ndarray, blit: bool) -> Image.Image:
         length = values.shape[1]

@@ -89,11 +89,7 @@ def _point_outliers(
         else:
             value = min(max(value, low), high)
         series[p] = value
-    return Sample(series, _merge_points(points))
-
-
-def _merge_points(points: np.ndarray) -> list[tuple[int, int]]:
-    return merge_intervals((int(p), int(p) + 1) for p in points)
+    return Sample(series, merge_intervals((int(p), int(p) + 1) for p in points))
 
 
 def _windows(rng: np.random.Generator, length: int, ratio: float, radius: int):

@@ -23,18 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split",
         nargs="+",
         default=None,
-        help="split(s) to build (default: every split of the preset)",
+        help="split(s) to build; None: every split of the preset",
     )
     parser.add_argument("--out", default=None, help="dataset folder to write")
     parser.add_argument(
-        "--num-per-family", type=int, default=None, help="series per family (default: preset's)"
+        "--num-per-family", type=int, default=None, help="series per family; None: the preset's"
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="processes building shards in parallel"
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed (default: the split's)")
+    parser.add_argument("--seed", type=int, default=None, help="seed; None: the split's")
     parser.add_argument(
-        "--rows-per-shard", type=int, default=None, help="rows per shard (default: preset's)"
+        "--rows-per-shard", type=int, default=None, help="rows per shard; None: the preset's"
     )
     parser.add_argument(
         "--preview",
