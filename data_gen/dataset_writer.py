@@ -178,22 +178,25 @@ def _read_manifest(out: Path) -> dict:
 
 
 def _check_compatible(out: Path, plan: ShardPlan, manifest: dict, entry: dict) -> None:
+    """Refuse to mix: shards of this split must come from the same recipe and plan. A split
+    recorded with another recipe but without any shard left is simply rebuilt."""
     existing = sorted(p.name for p in (out / "data").glob(f"{plan.split}-*.parquet"))
     previous = manifest.get("splits", {}).get(plan.split)
-    if previous is None:
-        if existing:
-            raise UserInputError(
-                f"{out}/data holds {plan.split} shards that anomseer did not record "
-                f"({existing[0]}, ...); use another --out or remove them"
-            )
+    if not existing:
         return
-    same = {k: previous.get(k) for k in entry} == entry
-    if not same:
-        before = previous.get("recipe", {})
+    if previous is None:
         raise UserInputError(
-            f"{out} already holds split {plan.split!r} built from "
-            f"{_short(before)}, not {_short(entry['recipe'])} with these counts; use another "
-            f"--out, or delete {out}/data/{plan.split}-* to rebuild it"
+            f"{out}/data holds {plan.split} shards that anomseer did not record "
+            f"({existing[0]}, ...); use another --out or remove them"
+        )
+    changed = _differences(previous, entry)
+    if changed:
+        recipe = previous.get("recipe", {})
+        built = ", ".join(f"{k} {recipe[k]!r}" for k in ("preset", "seed") if k in recipe)
+        raise UserInputError(
+            f"{out} already holds split {plan.split!r} built with a different "
+            f"{', '.join(changed)} ({built or 'another recipe'}); use another --out, or delete "
+            f"{out}/data/{plan.split}-* to rebuild it"
         )
     expected = {plan.file_name(i) for i in range(plan.num_shards)}
     foreign = [name for name in existing if name not in expected]
@@ -201,9 +204,12 @@ def _check_compatible(out: Path, plan: ShardPlan, manifest: dict, entry: dict) -
         raise UserInputError(f"{out}/data holds unexpected shard {foreign[0]}; remove it")
 
 
-def _short(recipe: Mapping) -> str:
-    keys = [k for k in ("preset", "source", "seed") if k in recipe]
-    return ", ".join(f"{k} {recipe[k]!r}" for k in keys) or "another recipe"
+def _differences(previous: Mapping, entry: Mapping) -> list[str]:
+    """Names of what differs between a recorded split and the one asked for."""
+    before, after = previous.get("recipe", {}), entry["recipe"]
+    changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    changed += [k for k in ("num_rows", "rows_per_shard") if previous.get(k) != entry[k]]
+    return changed
 
 
 def _remove_stale_temporaries(data: Path, split: str) -> None:

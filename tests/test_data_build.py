@@ -265,11 +265,18 @@ def test_refuses_a_folder_of_another_preset(tmp_path):
     build_split(_tiny(), "eval", tmp_path, progress=False)
     before = _digests(tmp_path)
     other = _tiny(name="other")
-    with pytest.raises(UserInputError, match="already holds split 'eval'"):
+    with pytest.raises(
+        UserInputError, match="already holds split 'eval' built with a different pre"
+    ):
         build_split(other, "eval", tmp_path, progress=False)
-    with pytest.raises(UserInputError, match="already holds split 'eval'"):
+    with pytest.raises(UserInputError, match="different seed"):
         build_split(_tiny(), "eval", tmp_path, seed=5, progress=False)
+    with pytest.raises(UserInputError, match="different families, num_rows"):
+        build_split(_tiny(), "eval", tmp_path, num_per_family=2, progress=False)
     assert _digests(tmp_path) == before
+    for shard in (tmp_path / "data").glob("eval-*"):
+        shard.unlink()  # with the shards gone, the split is rebuilt from the new recipe
+    assert build_split(_tiny(), "eval", tmp_path, seed=5, progress=False).num_rows == 3
     stray = tmp_path / "stray"
     (stray / "data").mkdir(parents=True)
     (stray / "data" / "eval-00000-of-00001.parquet").write_bytes(b"not ours")
