@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from anomseer.errors import UserInputError
 
-COMMAND_MODULES = ("demo", "tiny_model")
+COMMAND_MODULES = ("demo", "tiny_model", "eval", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
