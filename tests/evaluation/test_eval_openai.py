@@ -64,7 +64,7 @@ def test_openai_backend_scores_answers_and_records_failures(eval_data, chat_serv
 def test_retry_failed_asks_again_and_replaces_the_failures(eval_data, chat_server, tmp_path):
     script_server(chat_server)
     out = tmp_path / "run"
-    options = dict(model="stand-model", base_url=chat_server.base_url, **FAST)
+    options = dict(model="stand-model", base_url=chat_server.base_url, figures=False, **FAST)
     evaluate(eval_data, "eval", "openai", out, **options)
     chat_server.script = {}
     chat_server.answers[203] = format_answer([[100, 150]], "trend", think="ramp")
