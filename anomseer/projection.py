@@ -1,0 +1,152 @@
+"""Keep the grounded signal from fighting the reward: orthogonal projection (SPEC section 5).
+
+Two forms of the same idea. On advantages (the reference): per group, remove from the
+grounded advantage A_ts its component along the primary advantage A_main, then mix
+A = A_main + alpha * A_ts_perp. On gradients: g = g_main + alpha (g_aux - c g_main) with
+c = <g_aux, g_main> / ||g_main||^2 over all trainable parameters and all processes; under
+DeepSpeed the same update is one backward of `surrogate_loss`.
+
+Completions are laid out as in TRL: the `group_size` completions of one prompt are
+consecutive in the flat per-completion vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from anomseer.errors import UserInputError
+
+PROJECTION_EPS = 1e-8
+"""A group whose ||A_main||^2 is at most this is a tie: its grounded advantage passes unchanged."""
+
+
+def grouped(values: torch.Tensor, group_size: int) -> torch.Tensor:
+    """View a flat per-completion vector [B] as [B / group_size, group_size]."""
+    if group_size < 1:
+        raise ValueError(f"group_size must be at least 1, got {group_size}")
+    if values.dim() != 1 or values.numel() % group_size:
+        raise ValueError(
+            f"expected a flat vector whose length is a multiple of group_size={group_size}, "
+            f"got shape {tuple(values.shape)}"
+        )
+    return values.view(-1, group_size)
+
+
+def orthogonalize_advantages(
+    a_ts: torch.Tensor, a_main: torch.Tensor, group_size: int
+) -> torch.Tensor:
+    """A_ts_perp = A_ts - <A_ts, A_main> / ||A_main||^2 A_main, per group; shape [B].
+
+    A group whose ||A_main||^2 is at most 1e-8 (all rewards tie) passes through unchanged.
+    SPEC writes the guard as ``||A_main||^2 + 1e-8`` in the denominator; using it as a tie
+    threshold instead keeps every other group exactly orthogonal (to rounding) and differs
+    from the reference by at most 1e-8 / ||A_main||^2 of the removed component.
+    """
+    if a_ts.shape != a_main.shape:
+        raise ValueError(f"a_ts {tuple(a_ts.shape)} and a_main {tuple(a_main.shape)} differ")
+    ts = grouped(a_ts, group_size)
+    main = grouped(a_main, group_size)
+    dot = (ts * main).sum(dim=1, keepdim=True)
+    squared_norm = (main * main).sum(dim=1, keepdim=True)
+    tie = squared_norm <= PROJECTION_EPS
+    coefficient = torch.where(tie, 0.0, dot / torch.where(tie, 1.0, squared_norm))
+    return (ts - coefficient * main).reshape(a_ts.shape)
+
+
+def check_alpha(alpha: float) -> None:
+    """Refuse a negative or non-finite mixing weight alpha (a config value)."""
+    if not math.isfinite(alpha) or alpha < 0:
+        raise UserInputError(
+            f"alpha must be a finite number >= 0 (0 turns the grounded term off), got {alpha}"
+        )
+
+
+def combine_advantages(a_main: torch.Tensor, a_ts_perp: torch.Tensor, alpha: float) -> torch.Tensor:
+    """A = A_main + alpha * A_ts_perp, per completion."""
+    check_alpha(alpha)
+    if a_main.shape != a_ts_perp.shape:
+        raise ValueError(
+            f"a_main {tuple(a_main.shape)} and a_ts_perp {tuple(a_ts_perp.shape)} differ"
+        )
+    return a_main + alpha * a_ts_perp
+
+
+def _local(grad: torch.Tensor) -> torch.Tensor:
+    """This process's part of a gradient (the local shard of an FSDP2 DTensor), flattened."""
+    to_local = getattr(grad, "to_local", None)
+    local = to_local() if callable(to_local) else grad
+    local = local.reshape(-1)
+    return local.float() if local.dtype in (torch.float16, torch.bfloat16) else local
+
+
+@torch.no_grad()
+def projection_coefficient(
+    main_grads: Sequence[torch.Tensor | None], aux_grads: Sequence[torch.Tensor | None]
+) -> torch.Tensor:
+    """c = <g_aux, g_main> / ||g_main||^2 over all parameters and processes (0 when g_main = 0).
+
+    A None gradient counts as zeros. Pass the synchronised gradients: replicated (DDP, where
+    summing over processes scales both products alike) or sharded (FSDP, where the sum over
+    processes is the full product). Returns a float64 scalar tensor.
+    """
+    if len(main_grads) != len(aux_grads):
+        raise ValueError(f"{len(main_grads)} main gradients but {len(aux_grads)} aux gradients")
+    present = [g for g in (*main_grads, *aux_grads) if g is not None]
+    device = _local(present[0]).device if present else torch.device("cpu")
+    products = torch.zeros(2, dtype=torch.float64, device=device)
+    for main, aux in zip(main_grads, aux_grads, strict=True):
+        if main is None:
+            continue
+        if aux is not None and aux.shape != main.shape:
+            raise ValueError(f"gradient shapes differ: {tuple(main.shape)} vs {tuple(aux.shape)}")
+        main_local = _local(main)
+        products[1] += torch.dot(main_local, main_local).double()
+        if aux is not None:
+            products[0] += torch.dot(_local(aux), main_local).double()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(products)
+    aux_dot_main, main_squared = products
+    return torch.where(main_squared > 0, aux_dot_main / main_squared, 0.0)
+
+
+@torch.no_grad()
+def project_gradients(
+    main_grads: Sequence[torch.Tensor | None],
+    aux_grads: Sequence[torch.Tensor | None],
+    alpha: float,
+) -> list[torch.Tensor | None]:
+    """g = g_main + alpha (g_aux - c g_main) per parameter, c from `projection_coefficient`.
+
+    Where g_main = 0 (c = 0) the grounded gradient passes unchanged: g = g_main + alpha g_aux.
+    A parameter with neither gradient stays None.
+    """
+    check_alpha(alpha)
+    main_weight = 1.0 - alpha * projection_coefficient(main_grads, aux_grads).item()
+    projected: list[torch.Tensor | None] = []
+    for main, aux in zip(main_grads, aux_grads, strict=True):
+        if main is None:
+            projected.append(None if aux is None else alpha * aux)
+        elif aux is None:
+            projected.append(main_weight * main)
+        else:
+            projected.append(main_weight * main + alpha * aux)
+    return projected
+
+
+def surrogate_loss(
+    main_loss: torch.Tensor,
+    aux_loss: torch.Tensor,
+    coefficient: torch.Tensor | float,
+    alpha: float,
+) -> torch.Tensor:
+    """(1 - alpha * sg(c)) L_main + alpha L_aux: one backward gives the projected gradient.
+
+    For engines that reduce gradients inside backward (DeepSpeed), where the two gradients
+    cannot be held apart; `coefficient` is c, treated as a constant.
+    """
+    check_alpha(alpha)
+    c = float(coefficient.detach()) if isinstance(coefficient, torch.Tensor) else coefficient
+    return (1.0 - alpha * c) * main_loss + alpha * aux_loss
