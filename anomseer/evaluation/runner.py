@@ -102,7 +102,7 @@ def evaluate(
     present = [c for c in (*needed, *OPTIONAL_COLUMNS) if c in dataset.column_names]
     rows = dataset.select_columns(present)
     _answer(rows, pending, engine, log, batch_size or engine.default_batch_size, len(ids), progress)
-    return _finish(out, rows, ids, log, run, figures)
+    return _finish(out, rows, ids, log, run, engine.n, figures)
 
 
 def _open_dataset(data: Any, split: str) -> tuple[Dataset, str]:
@@ -171,6 +171,7 @@ def _answer(
     from tqdm.auto import tqdm
 
     any_success = any(not record["error"] for record in log.records)
+    failed = 0
     with tqdm(
         total=total,
         initial=total - len(pending),
@@ -196,7 +197,8 @@ def _answer(
             )
             bar.update(len(batch))
             if failures:
-                bar.set_postfix(failed=sum(1 for r in log.latest().values() if r["error"]))
+                failed += len(failures)
+                bar.set_postfix(failed=failed)
 
 
 def _request(row: dict) -> EvalRequest:
@@ -267,7 +269,7 @@ def summarize(records: Sequence[dict]) -> dict:
 
 
 def _finish(
-    out: Path, rows: Dataset, ids: list[str], log: PredictionLog, run: dict, figures: bool
+    out: Path, rows: Dataset, ids: list[str], log: PredictionLog, run: dict, n: int, figures: bool
 ) -> dict:
     """Metrics, figures and report from the records in dataset order; metrics.json last."""
     position = {row_id: i for i, row_id in enumerate(ids)}
@@ -278,7 +280,7 @@ def _finish(
     metrics = {
         "run": json.loads(json.dumps(run)),
         "samples": len(ids),
-        "completions_per_sample": max((r["sample"] for r in records), default=0) + 1,
+        "completions_per_sample": n,
         "counting": COUNTING,
         **summarize(records),
     }

@@ -151,7 +151,8 @@ def multivariate_rows() -> list[dict]:
 class ChatServer(ThreadingHTTPServer):
     """An OpenAI-compatible chat-completions server whose answers and misbehaviour are
     scripted per series length (read from the prompt): ``answers[length]`` is the reply text
-    and ``script[length]`` lists, per attempt, ``"500"``, ``"sleep"`` or ``"ok"``."""
+    and ``script[length]`` lists, per attempt, ``"500"``, ``"429"`` (with Retry-After: 0),
+    ``"sleep"`` or ``"ok"``."""
 
     daemon_threads = True
 
@@ -178,10 +179,12 @@ class ChatHandler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep the test output quiet
         pass
 
-    def _send(self, status: int, payload: dict) -> None:
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -231,6 +234,9 @@ class ChatHandler(BaseHTTPRequestHandler):
         time.sleep(server.delay_s)
         if action == "500":
             self._send(500, {"error": {"message": "internal error"}})
+            return
+        if action == "429":
+            self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
             return
         if action == "sleep":
             time.sleep(server.sleep_s)

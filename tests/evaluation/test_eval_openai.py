@@ -163,3 +163,25 @@ def test_rejected_key_and_all_failing_first_batch_are_clear_errors(
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
     with pytest.raises(UserInputError, match=r"rejected the API key \(HTTP 401\).*OPENAI_API_KEY"):
         OpenAIBackend("m", base_url=chat_server.base_url)
+
+
+def test_evaluate_accepts_a_dataset_object_and_honours_retry_after(
+    eval_data, chat_server, tmp_path
+):
+    import datasets
+
+    dataset = datasets.load_dataset(str(eval_data), split="eval")
+    chat_server.answers = {200: format_answer([[60, 61]], "global point", think="spike")}
+    chat_server.script = {200: ["429", "429"]}
+    metrics = evaluate(
+        dataset,
+        backend="openai",
+        out=tmp_path / "run",
+        model="m",
+        base_url=chat_server.base_url,
+        backoff=30.0,  # Retry-After: 0 overrides the backoff, so this stays fast
+        limit=1,
+        figures=False,
+    )
+    assert metrics["overall"]["aff_f1"] == 1.0 and chat_server.attempts[200] == 3
+    assert metrics["run"]["data"].startswith("<datasets.Dataset")

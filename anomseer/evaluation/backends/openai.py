@@ -158,8 +158,11 @@ class OpenAIBackend:
         return body
 
     def generate(self, requests: Sequence[EvalRequest]) -> list[Generation]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
             return list(pool.map(self._complete, requests))
+        finally:  # on Ctrl-C, drop the queued requests instead of sending them all
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _complete(self, request: EvalRequest) -> Generation:
         """One request with retries; the last error becomes the sample's failure."""
