@@ -4,13 +4,13 @@ columns checked before any model is loaded."""
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anomseer.errors import UserInputError
+from anomseer.modeling import is_hub_id
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 SCORING_COLUMNS = ("id", "family", "anomaly_type", "length", "intervals", "series")
 """Columns every evaluation reads (DESIGN.md); ``variates`` is read when present."""
 OPTIONAL_COLUMNS = ("variates",)
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def load_split(data: str | os.PathLike, split: str) -> Dataset:
@@ -27,7 +26,7 @@ def load_split(data: str | os.PathLike, split: str) -> Dataset:
     import datasets
 
     path = Path(data).expanduser()
-    if not path.exists() and not _HUB_ID.fullmatch(str(data)):
+    if not path.exists() and not is_hub_id(str(data)):
         raise UserInputError(
             f"dataset {str(data)!r} does not exist; pass a folder written by 'anomseer gen' "
             "or a hub id like 'user/name'"
