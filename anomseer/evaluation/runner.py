@@ -187,7 +187,7 @@ def _answer(
             if not any_success and len(failures) == len(generations):
                 raise UserInputError(
                     f"the {engine.name} backend failed on every row of the first batch "
-                    f"(first error: {failures[0]}); check --model, the server and its key"
+                    f"(first error: {failures[0]}); nothing was recorded: fix the cause and rerun"
                 )
             any_success = any_success or len(failures) < len(generations)
             log.append(

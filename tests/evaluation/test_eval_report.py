@@ -41,3 +41,34 @@ def test_report_on_an_unfinished_run_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "half")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "has no metrics.json" in err and "anomseer eval" in err
+
+
+def test_figures_draw_univariate_multivariate_and_failed_samples(tmp_path):
+    from PIL import Image
+
+    from anomseer.evaluation.figures import FigureSample, plot_per_type, plot_samples
+
+    def sample(name, series, truth=(), predicted=(), truth_ids=(), predicted_ids=(), error=None):
+        return FigureSample(
+            id=name,
+            series=series,
+            truth_intervals=truth,
+            truth_variates=truth_ids,
+            truth_label="shapelet",
+            predicted_intervals=predicted,
+            predicted_variates=predicted_ids,
+            predicted_label=None if error else "shapelet",
+            error=error,
+            score=0.5,
+        )
+
+    samples = [
+        sample("uni", [0.0, 1.0, float("nan"), 0.5] * 50, [[3, 4]], [[100, 101]]),
+        sample("multi", [[0.0, 1.0] * 10, [1.0, 1.0] * 10], truth_ids=[1], predicted_ids=[0, 1]),
+        sample("failed", [0.0] * 10, error="HTTP 500"),
+    ]
+    plot_samples(tmp_path / "grid.png", samples)
+    by_type = {"shapelet": {"count": 3, "aff_f1": None, "class_accuracy": 0.5, "f1": 0.25}}
+    plot_per_type(tmp_path / "bars.png", by_type)
+    with Image.open(tmp_path / "grid.png") as grid, Image.open(tmp_path / "bars.png") as bars:
+        assert grid.size == (1500, 270) and bars.format == "PNG"
