@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     overall = metrics["overall"]
     print(
         f"{overall['count']} completions: affiliation F1 {format_value(overall['aff_f1'])}, "
+        f"F1 {format_value(overall['f1'])}, "
         f"class accuracy {format_value(overall['class_accuracy'])}, "
         f"invalid {overall['invalid_answers']}, failed {overall['failures']}"
     )

@@ -39,15 +39,12 @@ def format_value(value: object) -> str:
 
 
 def markdown_table(
-    header: Sequence[str], rows: Sequence[Sequence[object]], numeric: bool = True
+    header: Sequence[str], rows: Sequence[Sequence[object]], text_columns: int = 1
 ) -> str:
-    """A GitHub-flavoured Markdown table: the first column left-aligned, the others right-aligned
-    when ``numeric``."""
-    rest = "---:" if numeric else ":---"
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join([":---", *[rest] * (len(header) - 1)]) + "|",
-    ]
+    """A GitHub-flavoured Markdown table: the first ``text_columns`` left-aligned, the (numeric)
+    others right-aligned."""
+    align = [":---" if i < text_columns else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(format_value(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -74,7 +71,7 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         f"# Evaluation: {describe_run(metrics)}",
         f"Data: `{run['data']}`, split `{run['split']}`, {metrics['samples']} series, "
         f"{metrics['completions_per_sample']} completion(s) per series.",
-        markdown_table(["setting", "value"], settings, numeric=False),
+        markdown_table(["setting", "value"], settings, text_columns=2),
         "## Overall",
         markdown_table(header, _group_rows({"overall": metrics["overall"]})),
         "## By anomaly type",
@@ -121,7 +118,7 @@ def compare_runs(runs: Sequence[tuple[str, dict]]) -> str:
         for label in types
     ]
     parts = [
-        markdown_table(header, overall),
+        markdown_table(header, overall, text_columns=2),
         "Affiliation F1 / class accuracy per anomaly type:",
         markdown_table(["anomaly type", *(name for name, _ in runs)], per_type),
     ]
