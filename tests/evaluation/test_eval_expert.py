@@ -7,8 +7,11 @@ from eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 from anomseer.evaluation import evaluate
 from anomseer.metrics import score_completion
 from anomseer.protocol import format_answer
+from data_gen import expert
+from data_gen.build import build_split
+from data_gen.presets import load_preset
 
-expert = pytest.importorskip("data_gen.expert", reason="needs data_gen.expert (the data_gen issue)")
+pytestmark = pytest.mark.usefixtures("expert_ready")
 
 
 @pytest.mark.slow
@@ -45,3 +48,13 @@ def test_expert_backend_answers_in_the_protocol_with_real_numbers(
     assert all(r["scores"]["multivariate"] for r in multi_records)
     assert all(r["answer"]["answer_valid"] for r in multi_records)
     assert multi["overall"]["aff_f1"] is None  # variate-id rows have no affiliation score
+
+
+@pytest.mark.slow
+def test_expert_on_a_split_written_by_the_data_generator(tmp_path):
+    build_split(load_preset("tiny"), "eval", tmp_path / "data", num_per_family=1, progress=False)
+    metrics = evaluate(tmp_path / "data", "eval", "expert", tmp_path / "run", progress=False)
+    assert metrics["overall"]["count"] == metrics["samples"] >= 5
+    assert metrics["overall"]["invalid_answers"] == 0 and metrics["overall"]["failures"] == 0
+    assert set(metrics["by_family"]) >= {"range", "point", "freq", "trend", "vta-shapelet"}
+    assert (tmp_path / "run" / "figures" / "samples.png").is_file()
