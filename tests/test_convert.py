@@ -399,6 +399,9 @@ def test_expert_label_reads_the_truth_only():
     spike = base.copy()
     spike[200] = 3.0
     assert expert_label(spike, [(200, 201)]) == "global point"
+    shifted = base.copy()  # a level shift too long for the running median: still out of range
+    shifted[300:310] += 3.0
+    assert expert_label(shifted, [(300, 310)]) == "global point"
     trend = base.copy()
     trend[150:250] += np.linspace(0, 1.5, 100)
     trend[250:] += 1.5
