@@ -363,7 +363,7 @@ def test_visualtimeanomaly_multivariate_ids_and_one_kind_per_dataset(tmp_path):
     assert inventory.multivariate and inventory.files == (
         "a/multivariate/dim_4/square/eval/data.pkl",
     )
-    assert "univariate but the files before it are multivariate" in inventory.bad_files[0].reason
+    assert "univariate but the series before it are multivariate" in inventory.bad_files[0].reason
     (row,) = _rows(inventory)
     assert row["variates"] == [2] and row["anomaly_type"] == "shapelet"
     np.testing.assert_array_equal(row["series"], grid.T)

@@ -169,13 +169,13 @@ def scan(
         name = path.relative_to(root).as_posix()
         try:
             found = _checked(module.read(path, root, options.read_options), multivariate)
+            multivariate = found[0].multivariate if found else multivariate
         except (SourceError, OSError, UnicodeDecodeError, csv.Error) as error:
             bad.append(BadFile(name, _reason(error)))
             continue
         if not found:
             bad.append(BadFile(name, "it holds no series"))
             continue
-        multivariate = found[0].multivariate
         for position, series in enumerate(found):
             for offset in window_offsets(series.length, options.window, options.effective_stride):
                 ref = WindowRef(len(files), position, offset, min(options.window, series.length))
@@ -204,7 +204,9 @@ def scan(
 
 def _checked(found: list[SourceSeries], multivariate: bool | None) -> list[SourceSeries]:
     """Refuse series too short to analyse, and a kind (uni/multivariate) other than the
-    dataset's (a dataset column holds one kind)."""
+    dataset's (a dataset column holds one kind; the first series sets it)."""
+    if multivariate is None and found:
+        multivariate = found[0].multivariate
     for series in found:
         if series.length < MIN_WINDOW:
             raise SourceError(
@@ -214,7 +216,7 @@ def _checked(found: list[SourceSeries], multivariate: bool | None) -> list[Sourc
         if multivariate is not None and series.multivariate != multivariate:
             kinds = ("univariate", "multivariate")
             raise SourceError(
-                f"series {series.index} is {kinds[series.multivariate]} but the files before "
+                f"series {series.index} is {kinds[series.multivariate]} but the series before "
                 f"it are {kinds[multivariate]}; convert each kind into its own dataset"
             )
     return found
