@@ -10,8 +10,8 @@ are counted, never dropped.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence, Sized
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence, Sized
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -313,6 +313,17 @@ class SampleScore:
     def as_dict(self) -> dict:
         """JSON-ready dict (NaN becomes None)."""
         return {k: _or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> SampleScore:
+        """The score ``as_dict`` wrote (None becomes NaN again in the float fields)."""
+        floats = {f.name for f in fields(cls) if f.type == "float"}
+        return cls(
+            **{
+                f.name: math.nan if f.name in floats and values[f.name] is None else values[f.name]
+                for f in fields(cls)
+            }
+        )
 
 
 def score_sample(

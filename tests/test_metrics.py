@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from anomseer.metrics import (
     LOCALIZATION_KEYS,
     MEAN_KEYS,
+    SampleScore,
     affiliation_precision_recall,
     affiliation_precision_recall_batch,
     aggregate_scores,
@@ -251,6 +252,8 @@ def test_score_sample_multivariate_uses_variate_ids():
     assert math.isnan(score.aff_precision) and math.isnan(score.pa_f1)
     assert score.localization == 0.5 and score.multivariate
     assert score.as_dict()["aff_f1"] is None
+    restored = SampleScore.from_dict(json.loads(json.dumps(score.as_dict())))
+    assert math.isnan(restored.aff_f1) and restored.as_dict() == score.as_dict()
     normal = score_sample(
         _answer(label="normal", variates=[]), [], "normal", 100, truth_variates=[]
     )

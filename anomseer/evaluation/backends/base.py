@@ -1,0 +1,90 @@
+"""What every evaluation backend takes and returns: one request per dataset row in, raw
+completion texts (or the reason they could not be produced) out. Scoring never happens here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from anomseer.errors import UserInputError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """One dataset row as a backend sees it (``prompt`` and ``image`` are None for backends
+    that read only the series)."""
+
+    id: str
+    length: int
+    series: Any
+    prompt: list[dict] | None = None
+    image: Image.Image | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The completions for one request: ``n`` raw texts, or an ``error`` saying why none came."""
+
+    texts: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class Backend(Protocol):
+    """A source of raw completions. ``columns`` are the dataset columns it reads on top of the
+    scoring columns; ``settings()`` holds everything that changes its outputs (it is recorded
+    in ``run.json`` so a resumed run cannot mix two configurations)."""
+
+    name: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]
+    default_batch_size: ClassVar[int]
+    n: int
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def generate(self, requests: Sequence[EvalRequest]) -> list[Generation]: ...
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings shared by the model backends; ``temperature=0`` is greedy."""
+
+    max_new_tokens: int = 1024
+    temperature: float = 0.0
+    n: int = 1
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise UserInputError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise UserInputError(f"--temperature must be >= 0, got {self.temperature}")
+        if self.n < 1:
+            raise UserInputError(f"--n must be at least 1, got {self.n}")
+        if self.n > 1 and self.temperature == 0:
+            raise UserInputError(
+                f"--n {self.n} samples need --temperature > 0 (greedy decoding gives {self.n} "
+                "identical answers)"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as recorded in ``run.json``."""
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "n": self.n,
+            "seed": self.seed,
+        }
+
+
+def require_model(backend: str, model: str | None) -> str:
+    """The model argument, or one clear line saying the backend needs one."""
+    if not model:
+        raise UserInputError(
+            f"the {backend} backend needs --model (a checkpoint folder or a hub id; for openai, "
+            "the model name the server serves)"
+        )
+    return str(model)

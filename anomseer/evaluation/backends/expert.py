@@ -1,0 +1,62 @@
+"""Expert backend: the label-free classical detector ``data_gen.expert.expert_detect`` as a
+baseline. No model and no plot: it reads the series, and its answer is written in the answer
+protocol so the same parser and scores judge it. Deterministic, CPU only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomseer.errors import UserInputError
+from anomseer.evaluation.backends.base import EvalRequest, Generation
+from anomseer.protocol import NORMAL_LABEL, format_answer
+
+
+class ExpertBackend:
+    """Completions written from ``expert_detect``'s answer (one per row; it is deterministic).
+
+    A row the detector raises on becomes a failed sample with the error recorded.
+    """
+
+    name: ClassVar[str] = "expert"
+    columns: ClassVar[tuple[str, ...]] = ()
+    default_batch_size: ClassVar[int] = 64
+    n = 1
+
+    def __init__(self) -> None:
+        from data_gen import expert
+
+        expert.warm_up()
+        self._detect = expert.expert_detect
+
+    @classmethod
+    def load(cls, model: str | None = None, **options: Any) -> ExpertBackend:
+        """The detector; a model or any option (sampling, pixels, ...) is refused: it has none."""
+        if model:
+            raise UserInputError("the expert backend uses no model; drop --model")
+        if options:
+            flags = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(options))
+            raise UserInputError(f"the expert backend is deterministic and takes no {flags}")
+        return cls()
+
+    def settings(self) -> dict[str, Any]:
+        return {"detector": "data_gen.expert.expert_detect"}
+
+    def generate(self, requests: Sequence[EvalRequest]) -> list[Generation]:
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request: EvalRequest) -> Generation:
+        series = np.asarray(request.series, dtype=float)
+        try:
+            answer = self._detect(series)
+        except Exception as error:  # a detector bug on one row must not end the run
+            return Generation(error=f"expert_detect raised {type(error).__name__}: {error}")
+        text = format_answer(
+            answer.intervals,
+            answer.label or NORMAL_LABEL,
+            think=answer.think or "",
+            variates=answer.variates if series.ndim == 2 else None,
+        )
+        return Generation((text,))

@@ -1,0 +1,136 @@
+"""Markdown reports: one run's tables (overall, per anomaly type, per family) and a side-by-side
+comparison of several runs. Standard library only."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from anomseer.errors import UserInputError
+from anomseer.protocol import LABELS
+
+METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("count", "n"),
+    ("aff_precision", "Aff-P"),
+    ("aff_recall", "Aff-R"),
+    ("aff_f1", "Aff-F1"),
+    ("class_accuracy", "Acc"),
+    ("class_macro_f1", "Macro-F1"),
+    ("precision", "P"),
+    ("recall", "R"),
+    ("f1", "F1"),
+    ("pa_f1", "PA-F1"),
+    ("format_rate", "Format"),
+    ("invalid_answers", "Invalid"),
+    ("failures", "Failed"),
+)
+"""Group keys of ``metrics.json`` shown in the tables, with their column titles."""
+
+
+def format_value(value: object) -> str:
+    """A table cell: floats with three decimals, None (undefined) as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], text_columns: int = 1
+) -> str:
+    """A GitHub-flavoured Markdown table: the first ``text_columns`` left-aligned, the (numeric)
+    others right-aligned."""
+    align = [":---" if i < text_columns else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(format_value(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _group_rows(groups: dict[str, dict]) -> list[list[object]]:
+    return [
+        [name, *(group.get(key) for key, _ in METRIC_COLUMNS)] for name, group in groups.items()
+    ]
+
+
+def describe_run(metrics: dict) -> str:
+    """``backend model`` of a run, e.g. ``hf /ckpt/timerpo`` or ``expert``."""
+    run = metrics.get("run", {})
+    model = run.get("settings", {}).get("model")
+    return f"{run.get('backend', '?')} {model}" if model else str(run.get("backend", "?"))
+
+
+def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
+    """The ``report.md`` of one run: settings, tables and figure links."""
+    run = metrics["run"]
+    header = ["group", *(title for _, title in METRIC_COLUMNS)]
+    settings = [[key, f"`{json.dumps(value)}`"] for key, value in run["settings"].items()]
+    parts = [
+        f"# Evaluation: {describe_run(metrics)}",
+        f"Data: `{run['data']}`, split `{run['split']}`, {metrics['samples']} series, "
+        f"{metrics['completions_per_sample']} completion(s) per series.",
+        markdown_table(["setting", "value"], settings, text_columns=2),
+        "## Overall",
+        markdown_table(header, _group_rows({"overall": metrics["overall"]})),
+        "## By anomaly type",
+        markdown_table(header, _group_rows(metrics["by_type"])),
+        "## By family",
+        markdown_table(header, _group_rows(metrics["by_family"])),
+        "## How it is counted",
+        metrics["counting"],
+        "Aff = affiliation metric (Huet et al. 2022); P/R/F1 = point-wise; PA-F1 = "
+        "point-adjusted F1; Acc / Macro-F1 = class accuracy and macro F1; Format = share with "
+        "a valid `<think>`/`<answer>`/`<class>` format; – = undefined (e.g. affiliation on "
+        "multivariate rows, which are scored on variate ids).",
+    ]
+    if figures:
+        parts.append("## Figures")
+        parts += [f"![{Path(path).stem}]({path})" for path in figures]
+    return "\n\n".join(parts) + "\n"
+
+
+def load_run(out: str | os.PathLike) -> dict:
+    """The ``metrics.json`` of a finished run folder."""
+    path = Path(out) / "metrics.json"
+    if not path.is_file():
+        raise UserInputError(
+            f"{out} has no metrics.json; finish the run with 'anomseer eval ... --out {out}'"
+        )
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise UserInputError(f"{path} is not valid JSON ({error}); rerun the evaluation") from None
+
+
+def compare_runs(runs: Sequence[tuple[str, dict]]) -> str:
+    """Runs side by side: one row per run with the overall metrics, then the affiliation F1
+    and class accuracy of each anomaly type with one column per run."""
+    header = ["run", "backend / model", *(title for _, title in METRIC_COLUMNS)]
+    overall = [
+        [name, describe_run(metrics), *(metrics["overall"].get(key) for key, _ in METRIC_COLUMNS)]
+        for name, metrics in runs
+    ]
+    types = [label for label in LABELS if any(label in m["by_type"] for _, m in runs)]
+    per_type = [
+        [label, *(_type_cell(metrics["by_type"].get(label)) for _, metrics in runs)]
+        for label in types
+    ]
+    parts = [
+        markdown_table(header, overall, text_columns=2),
+        "Affiliation F1 / class accuracy per anomaly type:",
+        markdown_table(["anomaly type", *(name for name, _ in runs)], per_type),
+    ]
+    datasets = {(m["run"]["data"], m["run"]["split"], m["samples"]) for _, m in runs}
+    if len(datasets) > 1:
+        parts.append(
+            "Note: these runs did not all evaluate the same data, split and number of series."
+        )
+    return "\n\n".join(parts) + "\n"
+
+
+def _type_cell(group: dict | None) -> str:
+    if group is None:
+        return "–"
+    return f"{format_value(group.get('aff_f1'))} / {format_value(group.get('class_accuracy'))}"

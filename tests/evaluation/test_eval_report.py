@@ -1,0 +1,74 @@
+from anomseer.cli import main
+from anomseer.evaluation import evaluate
+from anomseer.evaluation.report import format_value, markdown_table
+from anomseer.protocol import format_answer
+
+
+def test_markdown_cells_and_alignment():
+    assert format_value(None) == "–" and format_value(0.5) == "0.500" and format_value(7) == "7"
+    assert markdown_table(["run", "F1"], [["a", 2 / 3], ["b", None]]) == (
+        "| run | F1 |\n|:---|---:|\n| a | 0.667 |\n| b | – |"
+    )
+
+
+def test_report_compares_runs_side_by_side(eval_data, chat_server, tmp_path, capsys):
+    options = dict(model="stand-model", base_url=chat_server.base_url, figures=False, limit=3)
+    chat_server.answers = {200: format_answer([[60, 61]], "global point", think="spike")}
+    evaluate(eval_data, "eval", "openai", tmp_path / "good", **options)
+    chat_server.answers = {}
+    evaluate(eval_data, "eval", "openai", tmp_path / "blind", **options)
+
+    assert main(["report", str(tmp_path / "good"), str(tmp_path / "blind")]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0].startswith("| run | backend / model | n | Aff-P | Aff-R | Aff-F1 | Acc |")
+    # good: 1 of 3 rows exact (aff F1 1/3, accuracy 1/3); blind: every answer invalid
+    assert lines[2].startswith("| good | openai stand-model | 3 | 0.333 | 0.333 | 0.333 | 0.333 |")
+    assert lines[3].startswith("| blind | openai stand-model | 3 | 0.000 | 0.000 | 0.000 | 0.000 |")
+    assert lines[3].endswith("| 0.000 | 3 | 0 |")  # format rate, invalid, failed
+    assert "| global point | 1.000 / 1.000 | 0.000 / 0.000 |" in text
+    assert "| seasonal | 0.000 / 0.000 | 0.000 / 0.000 |" in text
+    assert "Note:" not in text
+
+    output = tmp_path / "comparison.md"
+    runs = [str(tmp_path / "good"), str(tmp_path / "blind")]
+    assert main(["report", *runs, "--output", str(output)]) == 0
+    assert output.read_text() == text
+
+
+def test_report_on_an_unfinished_run_is_one_line(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    assert main(["report", str(tmp_path / "half")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "has no metrics.json" in err and "anomseer eval" in err
+
+
+def test_figures_draw_univariate_multivariate_and_failed_samples(tmp_path):
+    from PIL import Image
+
+    from anomseer.evaluation.figures import FigureSample, plot_per_type, plot_samples
+
+    def sample(name, series, truth=(), predicted=(), truth_ids=(), predicted_ids=(), error=None):
+        return FigureSample(
+            id=name,
+            series=series,
+            truth_intervals=truth,
+            truth_variates=truth_ids,
+            truth_label="shapelet",
+            predicted_intervals=predicted,
+            predicted_variates=predicted_ids,
+            predicted_label=None if error else "shapelet",
+            error=error,
+            score=0.5,
+        )
+
+    samples = [
+        sample("uni", [0.0, 1.0, float("nan"), 0.5] * 50, [[3, 4]], [[100, 101]]),
+        sample("multi", [[0.0, 1.0] * 10, [1.0, 1.0] * 10], truth_ids=[1], predicted_ids=[0, 1]),
+        sample("failed", [0.0] * 10, error="HTTP 500"),
+    ]
+    plot_samples(tmp_path / "grid.png", samples)
+    by_type = {"shapelet": {"count": 3, "aff_f1": None, "class_accuracy": 0.5, "f1": 0.25}}
+    plot_per_type(tmp_path / "bars.png", by_type)
+    with Image.open(tmp_path / "grid.png") as grid, Image.open(tmp_path / "bars.png") as bars:
+        assert grid.size == (1500, 270) and bars.format == "PNG"
