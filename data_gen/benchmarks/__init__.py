@@ -1,0 +1,34 @@
+"""Converters from real and published benchmark layouts to AnomSeer dataset rows.
+
+One module per source layout (``ucr``, ``tsb_ad``, ``nab``, ``yahoo``, ``anomllm``,
+``visualtimeanomaly``), each with ``find(root, options) -> [paths]`` and ``read(path, root,
+options) -> [SourceSeries]`` (raising ``SourceError`` for a file that breaks the layout), and
+``FILE_DEPTH``: how many trailing path parts name a file given directly as ``--input`` (None:
+the layout needs its folder). ``data_gen.benchmarks.convert`` windows the series and writes
+the rows. This module imports nothing heavy: the CLI reads :data:`FORMATS` for ``--help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+FORMATS = {
+    "ucr": "UCR anomaly archive",
+    "tsb-ad": "TSB-AD-U",
+    "nab": "Numenta Anomaly Benchmark",
+    "yahoo": "Yahoo S5",
+    "anomllm": "AnomLLM data.pkl layout",
+    "visualtimeanomaly": "VisualTimeAnomaly data.pkl layout",
+}
+"""Format name -> what it reads."""
+UNTYPED_FORMATS = ("ucr", "tsb-ad", "nab", "yahoo")
+"""Sources that mark where anomalies are but not their type."""
+PICKLED_FORMATS = ("anomllm", "visualtimeanomaly")
+
+
+def reader(name: str) -> ModuleType:
+    """The reader module of a format."""
+    if name not in FORMATS:
+        raise KeyError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
+    return importlib.import_module(f"data_gen.benchmarks.{name.replace('-', '_')}")

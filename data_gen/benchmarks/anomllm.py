@@ -1,0 +1,72 @@
+"""AnomLLM layout (Zhou and Yu, 2024): ``<family>/<split>/data.pkl`` holding ``{"series": [...],
+"anom": [...]}``, one ``(length, 1)`` array per series and, per series, one list of
+``(start, end)`` half-open intervals per sensor.
+
+The ``figs/`` folder beside each ``data.pkl`` is never read: those PNGs are drawn with the
+truth shaded, so every plot is rendered again from the values. The family folder names the
+anomaly type (``range`` -> global point, ``noisy-freq`` -> seasonal, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from anomseer.protocol import FAMILY_LABELS, NORMAL_LABEL, label_for_family
+from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl
+from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
+
+FILE_DEPTH = 3
+FAMILIES = tuple(name for name in FAMILY_LABELS if not name.startswith("vta-"))
+
+
+def find(root: Path, options: ReadOptions) -> list[Path]:
+    return find_data_files(root, options.split)
+
+
+def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
+    family = layout_type(path)
+    if family not in FAMILIES:
+        raise SourceError(
+            f"the family folder {family!r} is not an AnomLLM family ({', '.join(FAMILIES)})"
+        )
+    data = load_data_pkl(path)
+    found = []
+    for index, (series, anom) in enumerate(zip(data["series"], data["anom"], strict=True)):
+        values = _univariate(series, index)
+        try:
+            intervals = truth_intervals(_one_sensor(anom), values.size)
+        except SourceError as error:
+            raise SourceError(f"series {index}: {error}") from None
+        label = label_for_family(family) if intervals else NORMAL_LABEL
+        found.append(SourceSeries(values, family, intervals, anomaly_type=label, index=index))
+    return found
+
+
+def _univariate(series: object, index: int) -> np.ndarray:
+    try:
+        values = np.asarray(series, dtype=float)
+    except (TypeError, ValueError):
+        raise SourceError(f"series {index} is not an array of numbers") from None
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise SourceError(
+            f"series {index} has shape {values.shape}; AnomLLM series are (length, 1) arrays "
+            "(multi-sensor series are not read)"
+        )
+    return values
+
+
+def _one_sensor(anom: object) -> object:
+    """The intervals of a single-sensor series: ``[[(s, e), ...]]`` (one list per sensor, as
+    AnomLLM stores them) or a flat ``[(s, e), ...]``."""
+    if (
+        isinstance(anom, (list, tuple))
+        and len(anom) == 1
+        and isinstance(anom[0], (list, tuple))
+        and all(isinstance(item, (list, tuple)) for item in anom[0])
+    ):
+        return anom[0]
+    return anom

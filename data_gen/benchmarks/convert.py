@@ -1,0 +1,438 @@
+"""Convert a benchmark into AnomSeer dataset rows: read, window, label, render, shard.
+
+:func:`scan` reads every file once and plans the windows (which file, series and offset each
+row comes from); :func:`write_dataset` builds the rows with ``data_gen.rows.build_row`` and
+writes them with ``data_gen.dataset_writer.write_split``, like ``anomseer gen``. Rows read
+their file again when they are built (one file cached per process), so shards can be built by
+worker processes and a rerun rebuilds identical bytes. Every row carries ``source_file``,
+``source_index`` (the series within that file), ``offset`` (where its window starts in that
+series) and ``type_source`` (``source`` or ``expert``, see ``data_gen.benchmarks.expert_label``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from anomseer.errors import UserInputError
+from anomseer.protocol import NORMAL_LABEL
+from data_gen.benchmarks import FORMATS, PICKLED_FORMATS, UNTYPED_FORMATS, reader
+from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries
+from data_gen.benchmarks.ucr import INDEX_CONVENTIONS
+from data_gen.benchmarks.windows import clip_intervals, keep_normal, scale_window, window_offsets
+from data_gen.dataset_writer import ShardPlan, SplitSummary, write_split
+from data_gen.expert import MIN_DISCORD_WINDOW
+from data_gen.render import PAPER_STYLE, VISUALTIMEANOMALY_STYLE
+
+MIN_WINDOW = 4 * MIN_DISCORD_WINDOW
+"""Shortest window the expert panel analyses."""
+CONVERTER_VERSION = 1
+"""Bumped whenever converted rows change for the same input and options (recorded per split)."""
+STYLES = {"paper": PAPER_STYLE, "visualtimeanomaly": VISUALTIMEANOMALY_STYLE}
+SCALES = ("minmax", "none")
+EXTRA_COLUMNS = ("source_file", "source_index", "offset", "type_source")
+"""Columns after ``data_gen.rows.COLUMNS`` that map a row back to its source."""
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What a conversion does. ``stride`` None means the window (no overlap); ``normal_ratio``
+    None keeps every anomaly-free window; ``scale`` and ``style`` None pick the format's
+    default (real series are min-max scaled to [-1, 1] and drawn in the paper style; pickled
+    layouts keep their values, VisualTimeAnomaly in its own style)."""
+
+    format: str
+    split: str = "eval"
+    window: int = 1000
+    stride: int | None = None
+    normal_ratio: float | None = None
+    seed: int = 0
+    ucr_index: str = "0-half-open"
+    scale: str | None = None
+    style: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise UserInputError(f"unknown --format {self.format!r}; use {', '.join(FORMATS)}")
+        if self.window < MIN_WINDOW:
+            raise UserInputError(f"--window must be at least {MIN_WINDOW}, got {self.window}")
+        if self.stride is not None and self.stride < 1:
+            raise UserInputError(f"--stride must be positive, got {self.stride}")
+        if self.normal_ratio is not None and not 0.0 <= self.normal_ratio < 1.0:
+            raise UserInputError(
+                f"--normal-ratio must be in [0, 1), got {self.normal_ratio}; leave it out to "
+                "keep every window"
+            )
+        if self.seed < 0:
+            raise UserInputError(f"--seed must be non-negative, got {self.seed}")
+        if self.ucr_index not in INDEX_CONVENTIONS:
+            raise UserInputError(
+                f"unknown --ucr-index {self.ucr_index!r}; use {', '.join(INDEX_CONVENTIONS)}"
+            )
+        if self.scale is not None and self.scale not in SCALES:
+            raise UserInputError(f"unknown --scale {self.scale!r}; use {', '.join(SCALES)}")
+        if self.style is not None and self.style not in STYLES:
+            raise UserInputError(f"unknown --style {self.style!r}; use {', '.join(STYLES)}")
+
+    @property
+    def effective_stride(self) -> int:
+        return self.window if self.stride is None else self.stride
+
+    @property
+    def effective_scale(self) -> str:
+        if self.scale is not None:
+            return self.scale
+        return "none" if self.format in PICKLED_FORMATS else "minmax"
+
+    @property
+    def effective_style(self) -> str:
+        if self.style is not None:
+            return self.style
+        return "visualtimeanomaly" if self.format == "visualtimeanomaly" else "paper"
+
+    @property
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(split=self.split, ucr_index=self.ucr_index)
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A file left out, with the reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    """One row: ``[offset, offset + length)`` of series ``series`` of file ``file``."""
+
+    file: int
+    series: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What :func:`scan` found: the readable files (relative to ``root``), the windows that
+    become rows, the files left out, and the counts the dataset card reports."""
+
+    options: ConvertOptions
+    input: Path
+    root: Path
+    files: tuple[str, ...]
+    windows: tuple[WindowRef, ...]
+    bad_files: tuple[BadFile, ...]
+    multivariate: bool
+    series: int
+    anomalous_windows: int
+    normal_windows: int
+    normal_kept: int
+
+
+def scan(
+    input_path: str | os.PathLike, options: ConvertOptions, progress: bool = True
+) -> Inventory:
+    """Read every file of ``input_path`` (a file or a folder in the format's layout) and plan
+    the windows. Unreadable files are collected in ``bad_files`` rather than raised; a missing
+    input, or one holding no file of the format, raises ``UserInputError``."""
+    from tqdm.auto import tqdm
+
+    module = reader(options.format)
+    given = Path(input_path).expanduser()
+    if not given.exists():
+        raise UserInputError(f"--input {given} does not exist")
+    given = given.resolve()
+    if given.is_dir():
+        root, paths = given, module.find(given, options.read_options)
+        if not paths:
+            raise UserInputError(_nothing_found(given, options))
+    elif module.FILE_DEPTH is None:
+        raise UserInputError(
+            f"--input for {options.format} must be a folder in its layout, not the file {given}"
+        )
+    else:
+        root, paths = given.parents[min(module.FILE_DEPTH, len(given.parents)) - 1], [given]
+
+    files: list[str] = []
+    bad: list[BadFile] = []
+    anomalous: list[WindowRef] = []
+    normal: list[WindowRef] = []
+    multivariate: bool | None = None
+    series_count = 0
+    for path in tqdm(paths, desc="reading", unit="file", disable=not progress):
+        name = path.relative_to(root).as_posix()
+        try:
+            found = _checked(module.read(path, root, options.read_options), multivariate)
+            multivariate = found[0].multivariate if found else multivariate
+        except (SourceError, OSError, UnicodeDecodeError, csv.Error) as error:
+            bad.append(BadFile(name, _reason(error)))
+            continue
+        if not found:
+            bad.append(BadFile(name, "it holds no series"))
+            continue
+        for position, series in enumerate(found):
+            for offset in window_offsets(series.length, options.window, options.effective_stride):
+                ref = WindowRef(len(files), position, offset, min(options.window, series.length))
+                truth = clip_intervals(series.intervals, offset, ref.length)
+                (anomalous if truth or series.variates else normal).append(ref)
+        files.append(name)
+        series_count += len(found)
+
+    kept = keep_normal(len(anomalous), len(normal), options.normal_ratio, options.seed)
+    chosen = [normal[i] for i in kept]
+    order = sorted(anomalous + chosen, key=lambda r: (r.file, r.series, r.offset))
+    return Inventory(
+        options=options,
+        input=given,
+        root=root,
+        files=tuple(files),
+        windows=tuple(order),
+        bad_files=tuple(bad),
+        multivariate=bool(multivariate),
+        series=series_count,
+        anomalous_windows=len(anomalous),
+        normal_windows=len(normal),
+        normal_kept=len(chosen),
+    )
+
+
+def _checked(found: list[SourceSeries], multivariate: bool | None) -> list[SourceSeries]:
+    """Refuse series too short to analyse, and a kind (uni/multivariate) other than the
+    dataset's (a dataset column holds one kind; the first series sets it)."""
+    if multivariate is None and found:
+        multivariate = found[0].multivariate
+    for series in found:
+        if series.length < MIN_WINDOW:
+            raise SourceError(
+                f"series {series.index} has {series.length} points; a plot needs at least "
+                f"{MIN_WINDOW}"
+            )
+        if multivariate is not None and series.multivariate != multivariate:
+            kinds = ("univariate", "multivariate")
+            raise SourceError(
+                f"series {series.index} is {kinds[series.multivariate]} but the series before "
+                f"it are {kinds[multivariate]}; convert each kind into its own dataset"
+            )
+    return found
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, SourceError):
+        return str(error)
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return f"{type(error).__name__}: {error}"
+
+
+def _nothing_found(root: Path, options: ConvertOptions) -> str:
+    if options.format in PICKLED_FORMATS:
+        splits = sorted({p.parent.name for p in root.rglob("data.pkl")})
+        found = f" (found split folders: {', '.join(splits)})" if splits else ""
+        return (
+            f"no <type>/{options.split}/data.pkl under {root}{found}; pick the split folder "
+            "with --split, or point --input at a data.pkl"
+        )
+    pattern = reader(options.format).PATTERN
+    return f"no {pattern} files under {root}; is --format {options.format} the right layout?"
+
+
+def write_dataset(
+    inventory: Inventory,
+    out_dir: str | os.PathLike,
+    *,
+    rows_per_shard: int = 400,
+    workers: int = 1,
+    progress: bool = True,
+) -> SplitSummary:
+    """Write the rows of ``inventory`` as split ``options.split`` of the dataset at
+    ``out_dir`` (resumable; see ``data_gen.dataset_writer``)."""
+    from data_gen.expert import warm_up
+
+    options = inventory.options
+    if not inventory.windows:
+        raise UserInputError(_no_rows(inventory))
+    plan = ShardPlan(options.split, len(inventory.windows), rows_per_shard)
+    source = (options.format, inventory.root, inventory.files, options.read_options)
+    make_rows = functools.partial(
+        window_rows,
+        source,
+        inventory.windows,
+        options.split,
+        options.effective_scale,
+        options.effective_style,
+    )
+    return write_split(
+        Path(out_dir),
+        plan,
+        make_rows,
+        features(inventory.multivariate),
+        recipe(inventory),
+        title=f"AnomSeer dataset converted from {FORMATS[options.format]}",
+        description=card_description(options),
+        workers=workers,
+        initializer=warm_up,
+        progress=progress,
+    )
+
+
+def _no_rows(inventory: Inventory) -> str:
+    if not inventory.files:
+        return f"none of the {len(inventory.bad_files)} files could be read (listed above)"
+    return (
+        f"no window to write: {inventory.normal_windows} anomaly-free windows and no anomalous "
+        "one; leave out --normal-ratio to keep the anomaly-free windows"
+    )
+
+
+def features(multivariate: bool):
+    """The row features of ``data_gen.rows.row_features`` plus :data:`EXTRA_COLUMNS`."""
+    from datasets import Value
+
+    from data_gen.rows import row_features
+
+    result = row_features(multivariate)
+    result["source_file"] = Value("string")
+    result["source_index"] = Value("int32")
+    result["offset"] = Value("int64")
+    result["type_source"] = Value("string")
+    return result
+
+
+def recipe(inventory: Inventory) -> dict:
+    """Everything the rows depend on, and the counts the card shows."""
+    from data_gen.presets import DATA_VERSION
+
+    options = inventory.options
+    source = {
+        "format": options.format,
+        "input": str(inventory.input),
+        "files": len(inventory.files),
+        "series": inventory.series,
+        "bad_files": {bad.path: bad.reason for bad in inventory.bad_files},
+    }
+    if options.format == "ucr":
+        source["ucr_index"] = options.ucr_index
+    if options.format in PICKLED_FORMATS:
+        source["split_folder"] = options.split
+    return {
+        "source": source,
+        "split": options.split,
+        "windowing": {
+            "window": options.window,
+            "stride": options.effective_stride,
+            "normal_ratio": options.normal_ratio,
+            "seed": options.seed,
+            "scale": options.effective_scale,
+        },
+        "windows": {
+            "anomalous": inventory.anomalous_windows,
+            "anomaly_free": inventory.normal_windows,
+            "anomaly_free_kept": inventory.normal_kept,
+        },
+        "anomaly_types": "expert" if options.format in UNTYPED_FORMATS else "source",
+        "style": dataclasses.asdict(STYLES[options.effective_style]),
+        "data_version": DATA_VERSION,
+        "converter_version": CONVERTER_VERSION,
+    }
+
+
+def card_description(options: ConvertOptions) -> str:
+    """The dataset card's text: where rows come from, how they map back, what the types mean."""
+    scale = (
+        "Each window is min-max scaled to [-1, 1] (the `series` column holds the scaled "
+        "values; the original ones are in the source file). "
+        if options.effective_scale == "minmax"
+        else ""
+    )
+    text = (
+        f"Windows of the {FORMATS[options.format]} series, each drawn as a label-free plot "
+        f"with the prompt, the truth clipped to the window, the expert chain of thought and "
+        f"the SFT completion. {scale}Extra columns map a row back: `source_file` (relative to "
+        "the converted folder), `source_index` (the series within that file), `offset` (where "
+        "the window starts in that series: an interval [s, e) of the row is [offset + s, "
+        "offset + e) there) and `type_source`."
+    )
+    if options.format in UNTYPED_FORMATS:
+        text += (
+            "\n\nThe source marks where anomalies are but not their type. An anomalous "
+            "window's `anomaly_type` is the expert panel's reading of its labelled intervals "
+            '(`type_source` = "expert"; data_gen.benchmarks.expert_label), so class accuracy '
+            "on these rows measures agreement with that heuristic and is not a meaningful "
+            "score; the localisation scores (affiliation and point F1) are. Anomaly-free "
+            'windows are `normal` (`type_source` = "source").'
+        )
+    else:
+        text += (
+            "\n\nAnomaly types come from the source's family or type folder (`type_source` = "
+            '"source"). Its pre-rendered figures were not used (they show the truth).'
+        )
+    return text
+
+
+def window_rows(
+    source: tuple[str, Path, tuple[str, ...], ReadOptions],
+    windows: tuple[WindowRef, ...],
+    split: str,
+    scale: str,
+    style: str,
+    indices: range,
+) -> list[dict]:
+    """The dataset rows ``indices`` (``source`` = format, root, files, read options)."""
+    from data_gen.benchmarks.expert_label import expert_label
+    from data_gen.build import renderer_for
+    from data_gen.rows import build_row
+
+    format_name, root, files, read_options = source
+    renderer = renderer_for(STYLES[style])
+    rows = []
+    for k in indices:
+        ref = windows[k]
+        series = read_file(format_name, root, files[ref.file], read_options)[ref.series]
+        values = series.values[..., ref.offset : ref.offset + ref.length]
+        if scale == "minmax":
+            values = scale_window(values)
+        intervals = clip_intervals(series.intervals, ref.offset, ref.length)
+        if not (intervals or series.variates):
+            label, type_source = NORMAL_LABEL, "source"
+        elif series.anomaly_type is None:
+            label, type_source = expert_label(values, intervals), "expert"
+        else:
+            label, type_source = series.anomaly_type, "source"
+        row = build_row(
+            id=f"{format_name}/{series.family}/{split}/{k}",
+            family=series.family,
+            series=values,
+            intervals=intervals,
+            variates=series.variates or None,
+            anomaly_type=label,
+            renderer=renderer,
+        )
+        row.update(
+            source_file=files[ref.file],
+            source_index=series.index,
+            offset=ref.offset,
+            type_source=type_source,
+        )
+        rows.append(row)
+    return rows
+
+
+@functools.lru_cache(maxsize=2)
+def read_file(
+    format_name: str, root: Path, name: str, read_options: ReadOptions
+) -> list[SourceSeries]:
+    """The series of one source file (cached: consecutive rows mostly share a file). A file
+    that changed since the scan is a ``UserInputError``."""
+    try:
+        return reader(format_name).read(root / name, root, read_options)
+    except (SourceError, OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UserInputError(
+            f"{root / name} could not be read again ({_reason(error)}); did it change during "
+            "the conversion?"
+        ) from None

@@ -1,0 +1,77 @@
+"""Read the ``data.pkl`` files of the AnomLLM and VisualTimeAnomaly layouts.
+
+Unpickling can run arbitrary code, so it happens only here, only for files the user named
+with ``--input`` (a ``data.pkl`` file, or the ``<type>/<split>/data.pkl`` files under a
+folder), and through an unpickler that refuses every global except the few numpy needs to
+rebuild arrays and scalars: a pickle holding anything but containers, numbers, strings and
+numpy arrays is rejected before any of its objects is built.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from data_gen.benchmarks.source import SourceError
+
+DATA_FILE = "data.pkl"
+_NUMPY_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # bytes in protocol 0-2 pickles
+}
+for _core in ("numpy.core", "numpy._core"):  # numpy 1.x and 2.x module names
+    _NUMPY_GLOBALS |= {
+        (f"{_core}.multiarray", "_reconstruct"),
+        (f"{_core}.multiarray", "scalar"),
+        (f"{_core}.numeric", "_frombuffer"),
+    }
+
+
+class _DataUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _NUMPY_GLOBALS:
+            raise SourceError(
+                f"it holds a {module}.{name} object; only lists, dicts, numbers, strings and "
+                "numpy arrays are read from data.pkl, nothing else is unpickled"
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # numpy.core under numpy 2
+            return super().find_class(module, name)
+
+
+def load_data_pkl(path: Path) -> dict:
+    """The dict stored in a layout's ``data.pkl`` (``series``, ``anom``, maybe ``drop_index``)."""
+    try:
+        data = _DataUnpickler(io.BytesIO(Path(path).read_bytes())).load()
+    except SourceError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as error:
+        raise SourceError(f"not a readable pickle ({type(error).__name__}: {error})") from None
+    if not isinstance(data, dict) or "series" not in data or "anom" not in data:
+        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise SourceError(f"expected a dict with 'series' and 'anom', found {found}")
+    if not all(isinstance(data[key], (list, tuple, np.ndarray)) for key in ("series", "anom")):
+        raise SourceError("'series' and 'anom' must be lists")
+    if len(data["series"]) != len(data["anom"]):
+        raise SourceError(
+            f"'series' has {len(data['series'])} entries but 'anom' has {len(data['anom'])}"
+        )
+    return data
+
+
+def find_data_files(root: Path, split: str) -> list[Path]:
+    """The ``<type>/<split>/data.pkl`` files under ``root``: files named ``data.pkl`` in a
+    folder named ``split``. No other file is opened."""
+    return sorted(p for p in root.rglob(DATA_FILE) if p.parent.name == split and p.is_file())
+
+
+def layout_type(path: Path) -> str:
+    """The ``<type>`` folder of ``.../<type>/<split>/data.pkl``."""
+    if len(path.parts) < 3:
+        raise SourceError(f"expected the layout <type>/<split>/{DATA_FILE}")
+    return path.parent.parent.name

@@ -1,0 +1,99 @@
+"""VisualTimeAnomaly layout (Xu et al., 2025): ``.../<type>/<split>/data.pkl`` holding
+``{"series": [...], "anom": [...]}`` and, for irregular univariate series, ``"drop_index"``.
+
+Univariate series are ``(length,)`` arrays; ``anom`` lists point indices for the ``global``
+and ``contextual`` types (``p -> [p, p+1)``) and ``(start, end)`` half-open pairs for the
+others. Multivariate series are ``(length, variates)`` arrays (stored here as ``(variates,
+length)``) and ``anom`` lists the anomalous variate ids. Irregular series keep their NaN gaps;
+the points in ``drop_index`` are set to NaN as well, so scoring can remove them. The type
+folder gives the family (``vta-<type>``, ``irregular-vta-<type>`` when points are missing) and
+with it the anomaly label. The ``fig/`` PNGs beside ``data.pkl`` are never read: training
+figures there carry the truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from anomseer.protocol import IRREGULAR_PREFIX, NORMAL_LABEL, label_for_family
+from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl
+from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
+
+FILE_DEPTH = 3
+TYPES = (
+    "global",
+    "contextual",
+    "seasonal",
+    "trend",
+    "shapelet",
+    "triangle",
+    "square",
+    "sawtooth",
+    "random_walk",
+)
+
+
+def find(root: Path, options: ReadOptions) -> list[Path]:
+    return find_data_files(root, options.split)
+
+
+def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
+    kind = layout_type(path)
+    if kind not in TYPES:
+        raise SourceError(
+            f"the type folder {kind!r} is not a VisualTimeAnomaly type ({', '.join(TYPES)})"
+        )
+    base = "vta-" + kind.replace("_", "-")
+    data = load_data_pkl(path)
+    drops = data.get("drop_index")
+    if drops is not None and len(drops) != len(data["series"]):
+        raise SourceError(
+            f"'drop_index' has {len(drops)} entries but 'series' has {len(data['series'])}"
+        )
+    found = []
+    for index, (series, anom) in enumerate(zip(data["series"], data["anom"], strict=True)):
+        drop = None if drops is None else drops[index]
+        try:
+            found.append(_series(series, anom, drop, base, index))
+        except SourceError as error:
+            raise SourceError(f"series {index}: {error}") from None
+    return found
+
+
+def _series(series: object, anom: object, drop: object, base: str, index: int) -> SourceSeries:
+    try:
+        values = np.array(series, dtype=float)
+    except (TypeError, ValueError):
+        raise SourceError("not an array of numbers") from None
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim not in (1, 2) or values.size == 0:
+        raise SourceError(f"shape {values.shape} is neither (length,) nor (length, variates)")
+    if drop is not None:
+        dropped = np.asarray(drop)
+        if dropped.size and (
+            not np.issubdtype(dropped.dtype, np.integer)
+            or dropped.min() < 0
+            or dropped.max() >= values.shape[0]
+        ):
+            raise SourceError(f"drop_index must hold indices below {values.shape[0]}")
+        values[dropped.astype(int)] = np.nan
+    family = f"{IRREGULAR_PREFIX}{base}" if np.isnan(values).any() else base
+    if values.ndim == 1:
+        intervals = truth_intervals(anom, values.size)
+        label = label_for_family(family) if intervals else NORMAL_LABEL
+        return SourceSeries(values, family, intervals, anomaly_type=label, index=index)
+    values = values.T
+    ids = np.asarray(anom)
+    if ids.size and (
+        ids.ndim != 1
+        or not np.issubdtype(ids.dtype, np.integer)
+        or ids.min() < 0
+        or ids.max() >= values.shape[0]
+    ):
+        raise SourceError(f"anomalies {anom!r:.60} are not variate ids below {values.shape[0]}")
+    variates = sorted({int(v) for v in ids.tolist()})
+    label = label_for_family(family) if variates else NORMAL_LABEL
+    return SourceSeries(values, family, [], variates, anomaly_type=label, index=index)
