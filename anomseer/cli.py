@@ -1,5 +1,8 @@
 """The ``anomseer`` command line. Each command lives in ``anomseer.commands.<module>``; the
-command modules import only the standard library at the top so ``--help`` stays fast."""
+command modules import only the standard library at the top so ``--help`` stays fast.
+
+A command module that sets ``ACCEPTS_EXTRA_ARGS = True`` receives the arguments its parser does
+not know as ``args.extra_args`` (training commands hand them to ``TrlParser`` as overrides)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from collections.abc import Sequence
 
 from anomseer.errors import UserInputError
 
-COMMAND_MODULES = ("demo", "tiny_model")
+COMMAND_MODULES = ("demo", "tiny_model", "sft", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,13 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
         module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        sub.set_defaults(
+            handler=module.run, accepts_extra_args=getattr(module, "ACCEPTS_EXTRA_ARGS", False)
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; bad input ends with a one-line error and exit status 2."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not args.accepts_extra_args:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_args = extra
     try:
         return int(args.handler(args) or 0)
     except UserInputError as error:

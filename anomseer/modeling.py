@@ -256,10 +256,15 @@ def load_model_and_processor(
     return model, processor
 
 
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a hub repository id (``owner/name``)."""
+    return _HUB_ID.fullmatch(text) is not None
+
+
 def _check_local_path(name_or_path: str | os.PathLike) -> None:
     """Fail with one clear line for a path that is neither a folder here nor a hub id."""
     text = str(name_or_path)
-    if Path(text).expanduser().exists() or _HUB_ID.fullmatch(text):
+    if Path(text).expanduser().exists() or is_hub_id(text):
         return
     raise UserInputError(
         f"model path {text!r} does not exist; pass a local checkpoint folder or a hub id "

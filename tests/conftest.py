@@ -1,4 +1,5 @@
-"""Test setup: one CPU thread, no hub, a private matplotlib cache, one tiny model per run."""
+"""Test setup: one CPU thread, no hub, private matplotlib and datasets caches, one tiny model
+per run."""
 
 import os
 import tempfile
@@ -8,6 +9,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="anomseer-mpl-"))
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="anomseer-datasets-"))
 
 import pytest
 

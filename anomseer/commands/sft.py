@@ -1,0 +1,30 @@
+"""Supervised fine-tuning of Qwen2.5-VL on plots with the expert chain of thought (TRL's
+SFTTrainer, one process). Every field of the recipe is also a flag that overrides it, e.g.
+`anomseer sft --config recipes/tiny-cpu/sft.yaml --max_steps 20 --use_peft true`; list the
+fields with `python -m anomseer.trainers.sft --help`. For several GPUs run
+`accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.sft
+--config RECIPE`."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "sft"
+HELP = "supervised fine-tuning on plots with the expert chain of thought"
+ACCEPTS_EXTRA_ARGS = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", required=True, help="YAML recipe, e.g. recipes/tiny-cpu/sft.yaml"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from anomseer.trainers.sft import main
+
+    trainer = main(["--config", args.config, *args.extra_args])
+    print(
+        f"SFT finished after {trainer.state.global_step} steps; model in {trainer.args.output_dir}"
+    )
+    return 0

@@ -1,0 +1,101 @@
+"""A small SFT dataset with the exact row contract of ``anomseer gen``, written the same way
+(``DIR/data/<split>-00000-of-00001.parquet``). Swap ``write_sft_dataset`` for
+``anomseer gen --preset tiny`` once data_gen lands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from anomseer.protocol import build_messages, format_answer, label_for_family
+
+LENGTH = 1000
+
+
+def _expcot(series: np.ndarray) -> str:
+    """A short trace of global statistics (the real ExpCoT comes from data_gen)."""
+    z = (series - series.mean()) / series.std()
+    peak = int(np.argmax(np.abs(z)))
+    return (
+        f"The global mean is {series.mean():.2f} and the standard deviation is "
+        f"{series.std():.2f}; the largest |z| is {abs(z[peak]):.1f} at index {peak}."
+    )
+
+
+def sft_rows(count: int, seed: int = 0) -> list[dict]:
+    """``count`` rows alternating a spiked sine (``range``: global point) and a clean sine."""
+    from data_gen.render import PlotRenderer
+
+    rng = np.random.default_rng(seed)
+    renderer = PlotRenderer()
+    rows = []
+    for index in range(count):
+        t = np.arange(LENGTH)
+        series = 0.5 * np.sin(2 * np.pi * 0.03 * t) + rng.normal(0, 0.02, LENGTH)
+        if index % 2 == 0:
+            where = int(rng.integers(100, 900))
+            series[where] = 0.95
+            family, intervals = "range", [[where, where + 1]]
+            label = label_for_family(family)
+        else:
+            family, intervals, label = "point", [], "normal"
+        expcot = _expcot(series)
+        rows.append(
+            {
+                "id": f"fixture/{family}/train/{index}",
+                "family": family,
+                "anomaly_type": label,
+                "length": LENGTH,
+                "series": series.tolist(),
+                "intervals": intervals,
+                "variates": [],
+                "image": renderer.render(series),
+                "prompt": build_messages(LENGTH),
+                "completion": [
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {"type": "text", "text": format_answer(intervals, label, think=expcot)}
+                        ],
+                    }
+                ],
+                "expcot": expcot,
+            }
+        )
+    return rows
+
+
+def write_sft_dataset(
+    out: str | Path, count: int = 8, split: str = "train", seed: int = 0, drop: tuple = ()
+) -> Path:
+    """Write ``count`` rows as ``out/data/<split>-00000-of-00001.parquet``; ``drop`` removes
+    columns (to build bad input). Returns ``out``."""
+    from datasets import Dataset, Features, Image, List, Value
+
+    message = {
+        "role": Value("string"),
+        "content": List({"type": Value("string"), "text": Value("string")}),
+    }
+    features = Features(
+        {
+            "id": Value("string"),
+            "family": Value("string"),
+            "anomaly_type": Value("string"),
+            "length": Value("int32"),
+            "series": List(Value("float64")),
+            "intervals": List(List(Value("int32"))),
+            "variates": List(Value("int32")),
+            "image": Image(),
+            "prompt": List(message),
+            "completion": List(message),
+            "expcot": Value("string"),
+        }
+    )
+    rows = sft_rows(count, seed)
+    columns = {name: [row[name] for row in rows] for name in features}
+    dataset = Dataset.from_dict(columns, features=features).remove_columns(list(drop))
+    target = Path(out) / "data" / f"{split}-00000-of-00001.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dataset.to_parquet(str(target))
+    return Path(out)
