@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from anomseer.errors import UserInputError
 
-COMMAND_MODULES = ("demo", "tiny_model", "sft", "export")
+COMMAND_MODULES = ("demo", "tiny_model", "sft", "export", "timerpo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,15 +8,25 @@ turns each pair into a similarity s with batched entropic OT on the device that 
 gathers s and A_main across processes so every group is whole, and then either mixes
 A = A_main + alpha * A_ts_perp (``projection: advantage``, the reference), mixes without the
 projection (``none``), or keeps the grounded objective apart and projects its gradient onto
-the normal plane of the primary one (``gradient``).
+the normal plane of the primary one (``gradient``). One process::
+
+    anomseer timerpo --config recipes/tiny-cpu/timerpo.yaml
+
+Many GPUs::
+
+    accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.timerpo \\
+        --config recipes/qwen2.5-vl-3b/timerpo.yaml
+
+Every config field is also a flag that overrides the recipe (``--alpha 0``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -41,8 +51,20 @@ from anomseer.projection import (
     orthogonalize_advantages,
     project_gradients_,
 )
+from anomseer.rewards import REQUIRED_COLUMNS as REWARD_COLUMNS
 from anomseer.rewards import get_reward_funcs
+from anomseer.trainers.arguments import (
+    DatasetArguments,
+    ModelArguments,
+    RunArguments,
+    check_stage_config,
+    parse_config,
+    run_main,
+)
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
+from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+from anomseer.trainers.training_data import load_split, require_columns
 
 GROUNDINGS = ("ot", "cosine", "none")
 """How a completion's similarity to the ExpCoT is measured; ``none`` is plain GRPO."""
@@ -55,11 +77,15 @@ EXPCOT_COLUMN = "expcot"
 
 
 @dataclass
-class TimerPOConfig(GRPOConfig):
-    r"""``trl.GRPOConfig`` plus the TimerPO fields, with defaults that reproduce the reference run.
+class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
+    r"""``trl.GRPOConfig`` plus the TimerPO fields and the model and data fields of an AnomSeer
+    recipe, with defaults that reproduce the reference run.
 
     TimerPO fields: ``grounding``, ``projection``, ``alpha``, ``ot_epsilon``, ``ot_iterations``,
     ``ot_temperature``, ``ot_marginals``, ``ot_dtype``, ``expcot_max_tokens``, ``reward_names``.
+    Model, data and resume fields as in SFT (``model_name_or_path``, ``dtype``, ``min_pixels``,
+    ``max_pixels``, ``freeze_vision_tower``, ``use_peft`` and ``lora_*``, ``dataset_name``,
+    ``dataset_train_split``, ``dataset_test_split``, ``resume_from_checkpoint: last``).
 
     Changed defaults (SPEC section 5): ``scale_rewards="none"`` (A_main = r - group mean),
     ``beta=0.001`` (TRL's KL is the k3 estimator), ``num_generations=5``,
@@ -152,6 +178,14 @@ class TimerPOConfig(GRPOConfig):
     num_generations: int | None = field(
         default=5, metadata={"help": "Completions per prompt (G, the group size)."}
     )
+    per_device_train_batch_size: int = field(
+        default=10,
+        metadata={
+            "help": "Completions per process and micro-step; with gradient accumulation "
+            "(steps_per_generation) and the number of processes it makes the generation batch, "
+            "which num_generations must divide."
+        },
+    )
     max_completion_length: int | None = field(
         default=1024, metadata={"help": "Maximum length of a generated completion, in tokens."}
     )
@@ -169,6 +203,7 @@ class TimerPOConfig(GRPOConfig):
             super().__post_init__()
         except ValueError as error:
             raise UserInputError(self._explain(error)) from error
+        check_stage_config(self)
         if (
             self.projection == "gradient"
             and _launched_with("FSDP")
@@ -240,11 +275,13 @@ def _launched_with(kind: str) -> bool:
     return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
 
 
-class TimerPOTrainer(GRPOTrainer):
+class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
 
     ``reward_funcs`` defaults to the registry functions named by ``args.reward_names``. The
-    training dataset needs an ``expcot`` column unless ``args.grounding`` is ``none``.
+    training dataset needs an ``expcot`` column unless ``args.grounding`` is ``none``. The
+    processor's tokenizer is set to pad on the left, as GRPO needs. Resuming loads Qwen2.5-VL
+    checkpoint weights correctly (``CheckpointWeightsMixin``).
 
     Logged per step, next to TRL's metrics (``rewards/<function>/mean`` for each reward term):
     ``grounding/transport_cost`` (mean W, ``ot`` only), ``grounding/similarity`` (mean s),
@@ -265,6 +302,10 @@ class TimerPOTrainer(GRPOTrainer):
             raise TypeError(f"args must be a TimerPOConfig, got {type(args).__name__}")
         if reward_funcs is None:
             reward_funcs = get_reward_funcs(args.reward_names)
+        processor = kwargs.get("processing_class")
+        if processor is not None:
+            # TRL left-pads prompt ids itself; the processor's padding must agree with them
+            getattr(processor, "tokenizer", processor).padding_side = "left"
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
         self._aux_grads: list[torch.Tensor | None] | None = None
 
@@ -448,3 +489,47 @@ def _expcot_text(row: dict[str, Any]) -> str:
             f"{type(text).__name__}); build the dataset with 'anomseer gen' or set grounding=none"
         )
     return text
+
+
+def dataset_columns(config: TimerPOConfig) -> tuple[str, ...]:
+    """Columns a TimerPO dataset needs: the plot, the prompt, what the rewards read, and the
+    ExpCoT unless grounding is off."""
+    grounded = (EXPCOT_COLUMN,) if config.grounding != "none" else ()
+    return ("image", "prompt", *REWARD_COLUMNS, *grounded)
+
+
+def train(config: TimerPOConfig) -> TimerPOTrainer:
+    """Run TimerPO as ``config`` says, save the final model and processor to ``output_dir``, and
+    return the trainer. The data is checked before the model is loaded."""
+    if not config.dataset_name:
+        raise UserInputError("no dataset: set dataset_name in the recipe or pass it as a flag")
+    resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
+    purpose = f"TimerPO with grounding={config.grounding}"
+    splits = [config.dataset_train_split, config.dataset_test_split]
+    train_dataset, eval_dataset = (
+        load_split(config.dataset_name, split) if split else None for split in splits
+    )
+    for dataset in (train_dataset, eval_dataset):
+        if dataset is not None:
+            require_columns(dataset, dataset_columns(config), config.dataset_name, purpose)
+    model, processor, peft_config = load_for_training(config, config.trust_remote_code)
+    trainer = TimerPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=processor,
+        peft_config=peft_config,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(config.output_dir)
+    return trainer
+
+
+def main(argv: Sequence[str] | None = None) -> TimerPOTrainer:
+    """Parse ``--config RECIPE.yaml`` and flag overrides, then train."""
+    return train(parse_config(TimerPOConfig, argv))
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "anomseer timerpo"))
