@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from anomseer.errors import UserInputError
 
-COMMAND_MODULES = ("demo", "tiny_model", "sft", "export", "timerpo")
+COMMAND_MODULES = ("demo", "tiny_model", "gen", "sft", "export", "timerpo")
 
 
 def build_parser() -> argparse.ArgumentParser:

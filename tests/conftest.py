@@ -20,3 +20,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
     from anomseer.modeling import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def expert_ready():
+    """STUMPY's matrix profile compiled once per test session (numba also caches it on disk)."""
+    from data_gen.expert import warm_up
+
+    warm_up()

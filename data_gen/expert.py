@@ -1,0 +1,602 @@
+"""Classical expert analyses of a series (SPEC section 3) and a label-free detector built on them.
+
+:func:`analyze` runs the whole panel on a univariate series and returns structured evidence
+(numbers and locations): global z-scores, local (contextual) z-scores against a running median,
+the dominant period from the FFT and the local period from the analytic signal, the trend
+gradient (Savitzky-Golay), and the matrix-profile discord (STUMPY). :func:`analyze_variates`
+compares the variates of a multivariate series by how well a sinusoid explains each.
+:func:`expert_detect` turns the evidence into an answer without ever seeing a label: it is the
+evaluator's classical baseline. ExpCoT text is written from the same evidence
+(``data_gen.expcot``).
+
+Scales use robust statistics (median and MAD) so an anomaly does not hide itself by inflating
+the spread, with a floor so a noise-free series does not turn rounding into huge z-scores.
+STUMPY compiles with numba on first use (about 20 s); :func:`warm_up` pays that once per
+process and lets numba cache the compiled code on disk for later processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anomseer.protocol import NORMAL_LABEL, Answer
+
+Z_THRESHOLD = 3.0
+"""A score departs when its robust z-score exceeds this (the SPEC's 3 sigma)."""
+GLOBAL_Z_THRESHOLD = 4.5
+"""Global departures: the largest of 1000 normal draws exceeds 4.5 robust stds in 0.7 % of
+series, 3 in 93 %."""
+LOCAL_WINDOW = 5
+"""Points in the running median a point is compared with (the point and two each side)."""
+LOCAL_Z_THRESHOLD = 4.0
+"""Local departures are residuals above this many noise stds: a running-median residual of
+white noise exceeds 3 noise stds at 0.5 % of points, 4 at 0.02 %."""
+VISIBLE_FRACTION = 0.02
+"""Floor of every scale, as a fraction of the series' std: about one pixel of a paper plot."""
+NOISE_WINDOW, NOISE_ORDER = 7, 2
+NOISY_RATIO = 0.05
+"""A series is noisy when its noise level exceeds this fraction of its std."""
+SMOOTH_WINDOW, SMOOTH_ORDER = 31, 2
+GRADIENT_WINDOW, GRADIENT_ORDER = 21, 2
+SLOPE_FLOOR_POINTS = 100
+"""Trend floor: a slope change that moves the level by less than the visible fraction of the
+std over this many points is not a trend change."""
+MIN_CYCLES = 4
+"""A period must fit this many times into the series."""
+MIN_PERIODICITY = 0.2
+"""Least share of the spectrum's power in the dominant peak (+-1 bin) for a series to count
+as periodic."""
+FREQUENCY_FLOOR = 0.1
+"""Floor of the local-frequency scale, as a fraction of the dominant frequency."""
+DISCORD_WINDOW = 50
+MIN_DISCORD_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open stretch ``[start, end)`` where a score departs, with its strongest point."""
+
+    start: int
+    end: int
+    peak: int
+    z: float
+
+
+@dataclass(frozen=True)
+class GlobalStats:
+    """Mean and std, and robust z = (x - median) / scale with scale = 1.4826 MAD (floored)."""
+
+    mean: float
+    std: float
+    median: float
+    scale: float
+    max_abs_z: float
+    argmax: int
+    spans: list[Span]
+
+
+@dataclass(frozen=True)
+class LocalStats:
+    """Each point's residual from the running median of ``window`` points (with the peak
+    departures replaced once by that median), in units of ``scale`` (the noise level, floored
+    at the visible fraction of the std)."""
+
+    window: int
+    scale: float
+    max_abs_z: float
+    argmax: int
+    spans: list[Span]
+
+
+@dataclass(frozen=True)
+class Periodicity:
+    """FFT dominant period (None when no peak holds ``MIN_PERIODICITY`` of the power) and,
+    where the local period departs from it, the median local period and the relative robust
+    spread of the local frequency (small for a steady new period, large for noise)."""
+
+    period: float | None
+    power_share: float
+    spans: list[Span]
+    span_periods: list[float]
+    span_spreads: list[float]
+
+
+@dataclass(frozen=True)
+class TrendStats:
+    """Savitzky-Golay gradient of the trend component (``smoothing`` says how it was made)."""
+
+    smoothing: str
+    typical_slope: float
+    spans: list[Span]
+    span_slopes: list[float]
+
+
+@dataclass(frozen=True)
+class Discord:
+    """The subsequence ``[start, start + window)`` farthest from its nearest neighbour."""
+
+    window: int
+    start: int
+    distance: float
+    z: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The whole panel for one univariate series, plus the per-point scores behind it."""
+
+    length: int
+    missing: int
+    noise: float
+    noisy: bool
+    global_stats: GlobalStats
+    local: LocalStats
+    periodicity: Periodicity
+    trend: TrendStats
+    discord: Discord
+    scores: dict[str, np.ndarray] = field(repr=False, compare=False, default_factory=dict)
+    """Per-point arrays: ``values`` (missing points interpolated), ``missing`` (bool),
+    ``global_z``, ``local_z``, ``frequency`` (local, cycles per point), ``frequency_z``,
+    ``slope`` (per point), ``slope_z``, ``discord_z`` (the largest discord z of the
+    subsequences covering a point); ``matrix_profile`` has one value per subsequence."""
+
+    def peak_inside(self, name: str, start: int, end: int) -> tuple[int, float]:
+        """Index and value of the largest |score| ``name`` among the points of ``[start, end)``
+        that are not missing (all of them when every one is)."""
+        size = np.abs(self.scores[name][start:end])
+        present = ~self.scores["missing"][start:end]
+        offset = int(np.argmax(np.where(present, size, -1.0) if present.any() else size))
+        return start + offset, float(self.scores[name][start + offset])
+
+
+def warm_up() -> None:
+    """Compile STUMPY's matrix profile now (numba caches it on disk for later processes)."""
+    _stumpy().stump(np.sin(np.arange(64.0)), 8)
+
+
+def analyze(series: np.ndarray) -> Evidence:
+    """Run the expert panel on a univariate series (NaN points are interpolated first)."""
+    raw = np.asarray(series, dtype=float)
+    if raw.ndim != 1 or raw.size < 4 * MIN_DISCORD_WINDOW:
+        raise ValueError(f"expected a 1-D series of at least {4 * MIN_DISCORD_WINDOW} points")
+    missing = int(np.isnan(raw).sum())
+    x = fill_missing(raw)
+    floor = VISIBLE_FRACTION * float(x.std()) + 1e-12
+    noise = noise_level(x)
+    noisy = bool(noise > NOISY_RATIO * float(x.std()))
+    global_stats, global_z = _global_stats(x, floor)
+    local, local_z = _local_stats(x, noise, floor)
+    period, share = dominant_period(x)
+    trend_part, smoothing, smoothing_edge = _trend_component(x, period, noisy)
+    periodicity, frequency, frequency_z = _local_period(x - trend_part, period, share)
+    trend, slope, slope_z = _trend(trend_part, floor, smoothing_edge, smoothing)
+    discord, profile, discord_z = _discord(x, period)
+    return Evidence(
+        length=x.size,
+        missing=missing,
+        noise=noise,
+        noisy=noisy,
+        global_stats=global_stats,
+        local=local,
+        periodicity=periodicity,
+        trend=trend,
+        discord=discord,
+        scores={
+            "values": x,
+            "missing": np.isnan(raw),
+            "global_z": global_z,
+            "local_z": local_z,
+            "frequency": frequency,
+            "frequency_z": frequency_z,
+            "slope": slope,
+            "slope_z": slope_z,
+            "matrix_profile": profile,
+            "discord_z": discord_z,
+        },
+    )
+
+
+def fill_missing(series: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN points (all-NaN becomes zeros)."""
+    x = np.asarray(series, dtype=float)
+    missing = np.isnan(x)
+    if not missing.any():
+        return x
+    if missing.all():
+        return np.zeros_like(x)
+    index = np.arange(x.size)
+    return np.interp(index, index[~missing], x[~missing])
+
+
+def noise_level(x: np.ndarray) -> float:
+    """Std of the white noise in ``x``: robust spread of the residual from a local quadratic
+    fit (Savitzky-Golay, 7 points), divided by that fit's residual factor sqrt(1 - h0)."""
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    residual = x - savgol_filter(x, NOISE_WINDOW, NOISE_ORDER, mode="mirror")
+    center = savgol_coeffs(NOISE_WINDOW, NOISE_ORDER)[NOISE_WINDOW // 2]
+    return robust_scale(residual) / math.sqrt(1.0 - center)
+
+
+def robust_scale(values: np.ndarray) -> float:
+    """1.4826 * median absolute deviation: the std of normal data, unmoved by outliers."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
+def departure_spans(z: np.ndarray, threshold: float = Z_THRESHOLD, gap: int = 1) -> list[Span]:
+    """Stretches where |z| > threshold, joined across gaps shorter than ``gap`` points."""
+    flagged = np.flatnonzero(np.abs(z) > threshold)
+    if flagged.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(flagged) > gap)
+    starts = np.concatenate(([flagged[0]], flagged[breaks + 1]))
+    ends = np.concatenate((flagged[breaks], [flagged[-1]])) + 1
+    spans = []
+    for start, end in zip(starts, ends, strict=True):
+        peak = int(start + np.argmax(np.abs(z[start:end])))
+        spans.append(Span(int(start), int(end), peak, float(z[peak])))
+    return spans
+
+
+def _global_stats(x: np.ndarray, floor: float) -> tuple[GlobalStats, np.ndarray]:
+    mean, std = float(x.mean()), float(x.std())
+    median, scale = float(np.median(x)), max(robust_scale(x), floor)
+    z = (x - median) / scale
+    argmax = int(np.argmax(np.abs(z)))
+    spans = departure_spans(z, GLOBAL_Z_THRESHOLD)
+    return GlobalStats(mean, std, median, scale, float(abs(z[argmax])), argmax, spans), z
+
+
+def _local_stats(x: np.ndarray, noise: float, floor: float) -> tuple[LocalStats, np.ndarray]:
+    """Residuals from a running median, twice: the second median runs over the series with the
+    first pass's peak departures (largest within the window) replaced by their median, so a
+    spike does not drag the median of its neighbours (on a slope it would shift it a step)."""
+    from scipy.ndimage import maximum_filter1d, median_filter
+
+    scale = max(noise, floor)
+    median = median_filter(x, size=LOCAL_WINDOW, mode="nearest")
+    size = np.abs(x - median) / scale
+    peaks = (size > LOCAL_Z_THRESHOLD) & (size == maximum_filter1d(size, LOCAL_WINDOW))
+    cleaned = np.where(peaks, median, x)
+    z = (x - median_filter(cleaned, size=LOCAL_WINDOW, mode="nearest")) / scale
+    argmax = int(np.argmax(np.abs(z)))
+    spans = departure_spans(z, LOCAL_Z_THRESHOLD, gap=LOCAL_WINDOW)
+    return LocalStats(LOCAL_WINDOW, scale, float(abs(z[argmax])), argmax, spans), z
+
+
+def dominant_period(x: np.ndarray) -> tuple[float | None, float]:
+    """Period (points) of the largest FFT peak of the linearly detrended series among periods
+    of at most a quarter of the series (``MIN_CYCLES`` cycles; slower swings are trend), and
+    that peak's share (+-1 bin) of the power at those frequencies. The period is None when the
+    share is below ``MIN_PERIODICITY``."""
+    from scipy.signal import detrend
+
+    power = np.abs(np.fft.rfft(detrend(x))) ** 2
+    power[:MIN_CYCLES] = 0.0
+    total = float(power.sum())
+    if total <= 0:
+        return None, 0.0
+    peak = int(np.argmax(power))
+    share = float(power[peak - 1 : peak + 2].sum()) / total
+    if share < MIN_PERIODICITY:
+        return None, share
+    return x.size / peak, share
+
+
+def _trend_component(
+    x: np.ndarray, period: float | None, noisy: bool
+) -> tuple[np.ndarray, str, int]:
+    """The slow part of ``x``, how it was made, and how many points at each end it bends:
+    a moving average over one period removes the cycle; an aperiodic noisy series is
+    Savitzky-Golay smoothed; an aperiodic clean one is kept as it is."""
+    from scipy.signal import savgol_filter
+
+    if period is not None:
+        window = round(period)
+        smoothing = f"a moving average over one period ({window} points)"
+        return _moving_average(x, window), smoothing, window // 2 + 1
+    if noisy:
+        smoothed = savgol_filter(x, SMOOTH_WINDOW, SMOOTH_ORDER, mode="nearest")
+        smoothing = f"Savitzky-Golay smoothing (window {SMOOTH_WINDOW}, order {SMOOTH_ORDER})"
+        return smoothed, smoothing, SMOOTH_WINDOW // 2 + 1
+    return x, "the raw series", 0
+
+
+def _local_period(
+    cycle: np.ndarray, period: float | None, share: float
+) -> tuple[Periodicity, np.ndarray, np.ndarray]:
+    """Instantaneous frequency of the cyclic part (series minus trend) from its analytic signal
+    (Hilbert transform), averaged over ``LOCAL_WINDOW`` points, as robust z-scores against the
+    dominant frequency; the first and last half period are left out."""
+    from scipy.signal import hilbert
+
+    if period is None:
+        return Periodicity(None, share, [], [], []), np.zeros_like(cycle), np.zeros_like(cycle)
+    phase = np.unwrap(np.angle(hilbert(cycle - cycle.mean())))
+    frequency = _moving_average(np.gradient(phase) / (2 * np.pi), LOCAL_WINDOW)
+    typical = 1.0 / period
+    z = (frequency - typical) / max(robust_scale(frequency), FREQUENCY_FLOOR * typical)
+    edge = min(int(period / 2), cycle.size // 10)
+    z[:edge] = 0.0
+    z[cycle.size - edge :] = 0.0
+    spans = departure_spans(z, gap=LOCAL_WINDOW)
+    periods, spreads = [], []
+    for span in spans:
+        inside = frequency[span.start : span.end]
+        center = float(np.median(inside))
+        periods.append(1.0 / center if center > 0 else math.inf)
+        spreads.append(robust_scale(inside) / abs(center) if center != 0 else math.inf)
+    return Periodicity(period, share, spans, periods, spreads), frequency, z
+
+
+def _trend(
+    trend_part: np.ndarray, floor: float, smoothing_edge: int, smoothing: str
+) -> tuple[TrendStats, np.ndarray, np.ndarray]:
+    """Slopes and their z-scores; the points at each end that the smoothing and the gradient
+    window bend are left out."""
+    from scipy.signal import savgol_filter
+
+    slope = savgol_filter(trend_part, GRADIENT_WINDOW, GRADIENT_ORDER, deriv=1, mode="nearest")
+    typical = float(np.median(slope))
+    z = (slope - typical) / max(robust_scale(slope), floor / SLOPE_FLOOR_POINTS)
+    edge = min(smoothing_edge + GRADIENT_WINDOW // 2, slope.size // 4)
+    z[:edge] = 0.0
+    z[slope.size - edge :] = 0.0
+    spans = departure_spans(z, gap=GRADIENT_WINDOW)
+    slopes = [float(np.mean(slope[s.start : s.end])) for s in spans]
+    return TrendStats(smoothing, typical, spans, slopes), slope, z
+
+
+def discord_window(length: int, period: float | None) -> int:
+    """Matrix-profile window: one period clipped to [10, 50], else 50 (at most length / 8)."""
+    window = DISCORD_WINDOW if period is None else round(period)
+    return int(min(max(window, MIN_DISCORD_WINDOW), DISCORD_WINDOW, length // 8))
+
+
+def _discord(x: np.ndarray, period: float | None) -> tuple[Discord, np.ndarray, np.ndarray]:
+    window = discord_window(x.size, period)
+    profile = matrix_profile(x, window)
+    finite = np.isfinite(profile)
+    profile = np.where(finite, profile, 0.0)
+    floor = 0.05 * math.sqrt(window)
+    z = (profile - np.median(profile)) / max(robust_scale(profile), floor)
+    start = int(np.argmax(profile))
+    per_point = np.zeros(x.size)
+    for offset in range(window):
+        segment = per_point[offset : offset + profile.size]
+        np.maximum(segment, z, out=segment)
+    return Discord(window, start, float(profile[start]), float(z[start])), profile, per_point
+
+
+def matrix_profile(x: np.ndarray, window: int) -> np.ndarray:
+    """STUMPY's z-normalised matrix profile of ``x`` (one numba thread: on a series this short
+    threads only add overhead, and data generation runs one process per core)."""
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            # a noise-free periodic series has near-zero distances, which STUMPY warns about
+            warnings.simplefilter("ignore", UserWarning)
+            return np.asarray(_stumpy().stump(x, window)[:, 0], dtype=float)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(x, size=max(1, window), mode="nearest")
+
+
+_STUMPY = None
+
+
+def _stumpy():
+    """STUMPY with numba's on-disk cache switched on for its compiled functions."""
+    global _STUMPY
+    if _STUMPY is None:
+        import importlib
+
+        import stumpy
+        from stumpy import cache
+
+        for module_name, function_name in cache.get_njit_funcs():
+            function = getattr(importlib.import_module(f"stumpy.{module_name}"), function_name)
+            # AttributeError: JIT disabled; RuntimeError: no writable cache location. Either
+            # way numba compiles in memory as usual.
+            with contextlib.suppress(AttributeError, RuntimeError):
+                function.enable_caching()
+        _STUMPY = stumpy
+    return _STUMPY
+
+
+# ----------------------------------------------------------------------------- detection
+
+PERIOD_RATIO = 1.5
+"""A frequency departure counts as a seasonal change when the local period differs from the
+dominant one by at least this factor (either way)."""
+MAX_PERIOD_RATIO = 5.0
+"""Beyond this factor the local "period" is a break in the wave (a jump), not a new period."""
+MAX_PERIOD_SPREAD = 0.6
+MIN_SEASONAL_POINTS = 3
+OUTSIDE_MARGIN = VISIBLE_FRACTION
+"""Global points lie outside the range of the other points by this fraction of that range."""
+MIN_OUTSIDE_SHARE = 0.25
+"""Departures are global points when at least this share of them lies outside that range."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the detector concluded: a label, the intervals, and the analysis that decided."""
+
+    label: str
+    intervals: list[tuple[int, int]]
+    analysis: str
+
+
+def classify(evidence: Evidence) -> Finding:
+    """Decide label and intervals from the evidence alone (no truth), in a fixed order:
+    departures largely outside the range of the other points -> global point; a steady period
+    change by ``PERIOD_RATIO`` -> seasonal; a slope change away from local departures ->
+    trend; other local departures -> contextual point; a matrix-profile discord above the
+    threshold -> shapelet; else normal."""
+    departures = evidence.global_stats.spans + evidence.local.spans
+    outside = _outside_range(evidence.scores["values"], departures)
+    if outside:
+        return Finding("global point", outside, "global")
+    seasonal = seasonal_spans(evidence.periodicity)
+    if seasonal:
+        return Finding("seasonal", [(s.start, s.end) for s in seasonal], "frequency")
+    local = [(s.start, s.end) for s in evidence.local.spans]
+    trend = [
+        (s.start, s.end)
+        for s in evidence.trend.spans
+        if not any(start < s.end and s.start < end for start, end in local)
+    ]
+    if trend:
+        return Finding("trend", trend, "trend")
+    if local:
+        return Finding("contextual point", local, "local")
+    if evidence.discord.z > Z_THRESHOLD:
+        start = evidence.discord.start
+        return Finding("shapelet", [(start, start + evidence.discord.window)], "discord")
+    return Finding(NORMAL_LABEL, [], "none")
+
+
+def seasonal_spans(periodicity: Periodicity) -> list[Span]:
+    """Frequency departures that look like a new period: at least ``MIN_SEASONAL_POINTS``
+    long, a local period ``PERIOD_RATIO`` to ``MAX_PERIOD_RATIO`` times longer or shorter, and
+    a steady local frequency (relative spread at most ``MAX_PERIOD_SPREAD``; noise gives a
+    large spread)."""
+    if periodicity.period is None:
+        return []
+    kept = []
+    for span, period, spread in zip(
+        periodicity.spans, periodicity.span_periods, periodicity.span_spreads, strict=True
+    ):
+        ratio = max(period / periodicity.period, periodicity.period / period)
+        if (
+            span.end - span.start >= MIN_SEASONAL_POINTS
+            and PERIOD_RATIO <= ratio <= MAX_PERIOD_RATIO
+            and spread <= MAX_PERIOD_SPREAD
+        ):
+            kept.append(span)
+    return kept
+
+
+def _outside_range(values: np.ndarray, spans: list[Span]) -> list[tuple[int, int]]:
+    """The departing points outside the range of all other points (by ``OUTSIDE_MARGIN`` of
+    that range), when they are ``MIN_OUTSIDE_SHARE`` of the departing points; else none."""
+    departing = np.zeros(values.size, dtype=bool)
+    for span in spans:
+        departing[span.start : span.end] = True
+    rest = values[~departing]
+    if not departing.any() or rest.size == 0:
+        return []
+    low, high = float(rest.min()), float(rest.max())
+    margin = OUTSIDE_MARGIN * (high - low)
+    outside = departing & ((values > high + margin) | (values < low - margin))
+    if outside.sum() < MIN_OUTSIDE_SHARE * departing.sum():
+        return []
+    return [(s.start, s.end) for s in departure_spans(outside.astype(float), 0.5)]
+
+
+def expert_detect(series: np.ndarray) -> Answer:
+    """A label-free classical detector. A 1-D series goes through :func:`analyze` and
+    :func:`classify`; a 2-D ``(variates, length)`` series through :func:`analyze_variates`,
+    whose flagged variates become the answer (class ``shapelet``, or ``normal`` when none).
+    ``think`` holds the evidence text; the answer is always well-formed."""
+    from data_gen.expcot import describe_evidence, describe_variates
+
+    values = np.asarray(series, dtype=float)
+    if values.ndim == 2:
+        evidence = analyze_variates(values)
+        label = "shapelet" if evidence.flagged else NORMAL_LABEL
+        think = describe_variates(evidence)
+        return Answer(
+            variates=list(evidence.flagged),
+            label=label,
+            format_valid=True,
+            answer_valid=True,
+            think=think,
+        )
+    evidence = analyze(values)
+    finding = classify(evidence)
+    think = f"{describe_evidence(evidence)} The detector's rule picks the {finding.analysis} "
+    think += "analysis." if finding.label != NORMAL_LABEL else "nothing: no rule fires."
+    return Answer(
+        intervals=list(finding.intervals),
+        label=finding.label,
+        format_valid=True,
+        answer_valid=True,
+        think=think,
+    )
+
+
+# ----------------------------------------------------------------------------- multivariate
+
+SINE_EXCESS_THRESHOLD = 1.3
+"""A variate departs when the residual of its best sinusoid is this many times its noise level
+(sinusoid plus white noise gives about 1.0-1.2)."""
+
+
+@dataclass(frozen=True)
+class VariateEvidence:
+    """Per variate: the best sinusoid's frequency (cycles per point) and its residual std
+    divided by the variate's noise level (``excess``); ``flagged`` lists the variates whose
+    excess reaches ``SINE_EXCESS_THRESHOLD``."""
+
+    length: int
+    frequencies: list[float]
+    excess: list[float]
+    flagged: list[int]
+
+
+def analyze_variates(series: np.ndarray) -> VariateEvidence:
+    """Compare the variates of a ``(variates, length)`` series by how well one sinusoid
+    explains each (NaN points are interpolated first)."""
+    values = np.asarray(series, dtype=float)
+    if values.ndim != 2 or values.shape[1] < 4 * MIN_DISCORD_WINDOW:
+        raise ValueError(
+            f"expected a (variates, length) series with length >= {4 * MIN_DISCORD_WINDOW}"
+        )
+    frequencies, excess = [], []
+    for row in values:
+        x = fill_missing(row)
+        frequency, residual = best_sinusoid(x)
+        frequencies.append(frequency)
+        excess.append(float(residual.std()) / max(noise_level(x), 1e-12))
+    flagged = [v for v, e in enumerate(excess) if e >= SINE_EXCESS_THRESHOLD]
+    return VariateEvidence(values.shape[1], frequencies, excess, flagged)
+
+
+def best_sinusoid(x: np.ndarray) -> tuple[float, np.ndarray]:
+    """Frequency (cycles per point) of the least-squares sinusoid plus offset, refined from the
+    zero-padded FFT peak within one bin, and the residual of that fit."""
+    from scipy.optimize import minimize_scalar
+
+    padded = 8 * x.size
+    spectrum = np.abs(np.fft.rfft(x - x.mean(), padded))
+    coarse = (int(np.argmax(spectrum[1:])) + 1) / padded
+    bounds = (max(coarse - 1 / x.size, 0.5 / padded), min(coarse + 1 / x.size, 0.5))
+    result = minimize_scalar(
+        lambda f: float(np.square(_sinusoid_residual(x, f)).sum()),
+        bounds=bounds,
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    return float(result.x), _sinusoid_residual(x, float(result.x))
+
+
+def _sinusoid_residual(x: np.ndarray, frequency: float) -> np.ndarray:
+    angle = 2 * np.pi * frequency * np.arange(x.size)
+    design = np.stack([np.sin(angle), np.cos(angle), np.ones(x.size)], axis=1)
+    coefficients, *_ = np.linalg.lstsq(design, x, rcond=None)
+    return x - design @ coefficients

@@ -1,0 +1,178 @@
+"""The family registry: each family name maps to a generator and its default parameters, and
+each sample is a pure function of (family, parameters, seed, split, index)."""
+
+from __future__ import annotations
+
+import inspect
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anomseer.errors import UserInputError
+from anomseer.protocol import IRREGULAR_PREFIX
+from data_gen import anomllm, visualtimeanomaly
+from data_gen.sample import Sample
+
+MIN_LENGTH = 64
+"""Shortest series a family generates (the expert analyses need a few periods)."""
+DROP_RATIOS = (0.05, 0.10, 0.15, 0.20, 0.25)
+"""Default fractions of points an ``irregular-`` family sets to NaN (one drawn per series)."""
+CHOICE_PARAMETERS = frozenset({"num_variates", "drop_ratio"})
+"""List parameters that hold choices (one drawn per series); other lists are [low, high]."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """A generator called as ``generator(rng, length, *args, **parameters)``, the defaults this
+    family sets for its keyword parameters, and its default length."""
+
+    generator: Callable[..., Sample]
+    length: int
+    defaults: Mapping[str, object] = field(default_factory=dict)
+    args: tuple = ()
+    multivariate: bool = False
+
+
+FAMILIES: dict[str, Family] = {
+    "range": Family(anomllm.range_series, 1000),
+    "point": Family(anomllm.point_series, 1000),
+    "freq": Family(anomllm.freq_series, 1000),
+    "trend": Family(anomllm.trend_series, 1000),
+    "flat-trend": Family(anomllm.trend_series, 1000, {"anomaly_slope": (4.5, 6.0)}),
+    "noisy-point": Family(anomllm.point_series, 1000, {"noise_std": 0.08}),
+    "noisy-freq": Family(anomllm.freq_series, 1000, {"noise_std": 0.08}),
+    "noisy-trend": Family(anomllm.trend_series, 1000, {"noise_std": 0.08}),
+    "vta-global": Family(visualtimeanomaly.global_point_series, 400),
+    "vta-contextual": Family(visualtimeanomaly.contextual_point_series, 400),
+    "vta-seasonal": Family(visualtimeanomaly.seasonal_series, 400),
+    "vta-trend": Family(visualtimeanomaly.trend_window_series, 400),
+    "vta-shapelet": Family(visualtimeanomaly.shapelet_series, 400),
+    **{
+        f"vta-{shape}": Family(
+            visualtimeanomaly.variate_wise_series, 200, args=(shape,), multivariate=True
+        )
+        for shape in visualtimeanomaly.VARIATE_SHAPES
+    },
+}
+
+
+def family_of(name: str) -> Family:
+    """The registry entry of a family name (``irregular-`` variants share their base's)."""
+    base = name.removeprefix(IRREGULAR_PREFIX)
+    if base not in FAMILIES:
+        known = ", ".join([*FAMILIES, f"{IRREGULAR_PREFIX}<family>"])
+        raise UserInputError(f"unknown family {name!r}; known families: {known}")
+    return FAMILIES[base]
+
+
+def tunable_parameters(name: str) -> dict[str, object]:
+    """The parameters a preset may set for a family, with their defaults."""
+    family = family_of(name)
+    parameters = inspect.signature(family.generator).parameters
+    tunable = {key: p.default for key, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    tunable.update(family.defaults)
+    if name.startswith(IRREGULAR_PREFIX):
+        tunable["drop_ratio"] = DROP_RATIOS
+    return tunable
+
+
+def resolve_parameters(name: str, length: int, overrides: Mapping[str, object]) -> dict:
+    """Defaults merged with ``overrides``, type-checked and checked to fit in ``length``;
+    raises ``UserInputError`` naming the problem."""
+    defaults = tunable_parameters(name)
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise UserInputError(
+            f"family {name!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"it takes: {', '.join(defaults)}"
+        )
+    resolved = dict(defaults)
+    for key, value in overrides.items():
+        resolved[key] = _coerce(name, key, value, defaults[key])
+    _check_fits(name, length, resolved)
+    return resolved
+
+
+def generate_sample(name: str, length: int, parameters: Mapping, rng: np.random.Generator):
+    """One sample of family ``name`` with resolved ``parameters`` (see resolve_parameters)."""
+    family = family_of(name)
+    arguments = {k: v for k, v in parameters.items() if k != "drop_ratio"}
+    sample = family.generator(rng, length, *family.args, **arguments)
+    if not name.startswith(IRREGULAR_PREFIX):
+        return sample
+    ratio = float(rng.choice(np.asarray(parameters["drop_ratio"], dtype=float)))
+    dropped = rng.choice(length, size=round(ratio * length), replace=False)
+    series = sample.series.astype(float, copy=True)
+    series[..., dropped] = np.nan
+    return Sample(series, sample.intervals, sample.variates)
+
+
+def sample_rng(seed: int, split: str, family: str, index: int) -> np.random.Generator:
+    """The generator of one sample: independent of every other (split, family, index)."""
+    key = (zlib.crc32(split.encode()), zlib.crc32(family.encode()), int(index))
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
+
+
+def _coerce(name: str, key: str, value: object, default: object) -> object:
+    problem = f"family {name!r} parameter {key!r}"
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or not value:
+            raise UserInputError(f"{problem} must be a list like {list(default)}, got {value!r}")
+        if not all(_is_number(v) for v in value):
+            raise UserInputError(f"{problem} must hold numbers, got {value!r}")
+        if key not in CHOICE_PARAMETERS and len(value) != 2:
+            raise UserInputError(f"{problem} must be a [low, high] pair, got {value!r}")
+        if all(isinstance(d, int) for d in default):
+            if any(int(v) != v for v in value):
+                raise UserInputError(f"{problem} must hold integers, got {value!r}")
+            return tuple(int(v) for v in value)
+        return tuple(float(v) for v in value)
+    if not _is_number(value):
+        raise UserInputError(f"{problem} must be a number, got {value!r}")
+    if isinstance(default, int) and not isinstance(default, bool):
+        if int(value) != value:
+            raise UserInputError(f"{problem} must be an integer, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_fits(name: str, length: int, p: Mapping) -> None:
+    """Reject parameters under which no anomaly (or no valid series) can be drawn."""
+    if not isinstance(length, int) or length < MIN_LENGTH:
+        raise UserInputError(
+            f"family {name!r}: length must be an integer >= {MIN_LENGTH}, got {length!r}"
+        )
+
+    def fail(what: str) -> None:
+        raise UserInputError(f"family {name!r} with length {length}: {what}")
+
+    if "min_normal" in p:
+        if p["min_normal"] < 1 or p["min_anomaly"] < 1 or p["max_intervals"] < 1:
+            fail("min_normal, min_anomaly and max_intervals must be at least 1")
+        if p["min_normal"] + p["min_anomaly"] > length:
+            fail(
+                f"min_normal + min_anomaly = {p['min_normal'] + p['min_anomaly']} does not fit; "
+                "lower them or raise the length"
+            )
+    if "radius" in p:
+        points = int(p["ratio"] * length)
+        if p["radius"] < 1 or points < 1:
+            fail(f"ratio {p['ratio']} gives no anomalous point (or radius < 1); raise the ratio")
+        if points > length // 2:
+            fail(f"ratio {p['ratio']} gives more anomalous points than half the series")
+        windows = max(1, points // (2 * p["radius"]))
+        if windows > length - 2 * p["radius"] + 1 or 4 * windows * p["radius"] > length:
+            fail(f"{windows} windows of {2 * p['radius']} points do not fit; lower ratio/radius")
+    if "num_variates" in p and min(p["num_variates"]) < 4:
+        fail("num_variates must all be at least 4 (a grid with at least one anomalous variate)")
+    if "drop_ratio" in p and not all(0 <= r < 0.5 for r in p["drop_ratio"]):
+        fail("drop_ratio values must lie in [0, 0.5)")
+    for low_high in ("shift", "anomaly_slope", "frequency", "amplitude", "offset", "noise"):
+        if isinstance(p.get(low_high), tuple) and p[low_high][0] > p[low_high][1]:
+            fail(f"{low_high} must be [low, high] with low <= high")
