@@ -1,6 +1,6 @@
 """One TimerPO step on fixed completions, in one process or under ``accelerate launch``.
 
-``distributed_timerpo.py MODEL_DIR OUT_DIR PER_DEVICE_BATCH`` trains one step with
+``distributed_timerpo.py MODEL_DIR DATA_DIR OUT_DIR PER_DEVICE_BATCH`` trains one step with
 ``projection: advantage`` and one with ``projection: gradient``; each rank writes
 ``OUT_DIR/<projection>-rank<N>.pt`` with its part of the advantages and the gradients of the
 step. The test runs the same step in one process with the whole batch and compares.
@@ -54,12 +54,12 @@ def fixed_rollout(prompts: list, trainer) -> dict:
     }
 
 
-def run_step(model_dir: str, out_dir: str, per_device: int, projection: str) -> dict:
-    """Train one step; return this rank's advantages (before and after grounding), similarities,
-    grounded advantages and the flat gradient the optimizer received."""
+def run_step(model_dir: str, data_dir: str, out_dir: str, per_device: int, projection: str) -> dict:
+    """Train one step on the first rows of ``data_dir`` (an ``anomseer gen`` folder); return this
+    rank's advantages (before and after grounding), similarities, grounded advantages and the
+    flat gradient the optimizer received."""
     import torch
-    from datasets import Dataset
-    from sft_dataset import sft_rows
+    from datasets import load_dataset
     from transformers import TrainerCallback
 
     from anomseer.modeling import load_model_and_processor
@@ -81,9 +81,6 @@ def run_step(model_dir: str, out_dir: str, per_device: int, projection: str) -> 
             named = sorted((n, p) for n, p in model.named_parameters() if p.grad is not None)
             record["grad"] = torch.cat([p.grad.reshape(-1) for _, p in named]).clone()
 
-    rows = sft_rows(PROMPTS)
-    for row in rows:
-        del row["completion"]
     config = TimerPOConfig(
         output_dir=out_dir,
         projection=projection,
@@ -104,7 +101,7 @@ def run_step(model_dir: str, out_dir: str, per_device: int, projection: str) -> 
     trainer = RecordingTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=load_dataset(data_dir, split="train").select(range(PROMPTS)),
         processing_class=processor,
         rollout_func=fixed_rollout,
         callbacks=[GradientRecorder()],
@@ -117,9 +114,12 @@ def main() -> None:
     import torch
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    model_dir, out_dir, per_device = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    model_dir, data_dir, out_dir, per_device = sys.argv[1:5]
+    out_dir = Path(out_dir)
     for projection in ("advantage", "gradient"):
-        record = run_step(model_dir, str(out_dir / projection), per_device, projection)
+        record = run_step(
+            model_dir, data_dir, str(out_dir / projection), int(per_device), projection
+        )
         rank = int(os.environ.get("RANK", "0"))
         torch.save(record, out_dir / f"{projection}-rank{rank}.pt")
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from sft_dataset import sft_rows, write_sft_dataset
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
@@ -30,19 +29,29 @@ REWARD_METRICS = tuple(
 
 
 @pytest.fixture(scope="module")
-def timerpo_data(tmp_path_factory):
-    """Eight rows with the ``anomseer gen`` contract, saved as parquet."""
-    return write_sft_dataset(tmp_path_factory.mktemp("timerpo-data"), count=8)
+def timerpo_data(tmp_path_factory, expert_ready):
+    """Ten rows of the tiny ``anomseer gen`` preset (two per family), as written by data_gen."""
+    from data_gen.build import build_split
+    from data_gen.presets import load_preset
+
+    folder = tmp_path_factory.mktemp("timerpo-data")
+    build_split(load_preset("tiny"), "train", folder, num_per_family=2, progress=False)
+    return folder
 
 
-def prompt_rows(count: int):
-    """``count`` rows without the SFT target, as an in-memory dataset."""
-    from datasets import Dataset
+def prompt_rows(data_dir, count: int):
+    """The first ``count`` rows of the generated split."""
+    from datasets import load_dataset
 
-    rows = sft_rows(count)
-    for row in rows:
-        del row["completion"]
-    return Dataset.from_list(rows)
+    return load_dataset(str(data_dir), split="train").select(range(count))
+
+
+def without_expcot(data_dir, out_dir):
+    """The generated split without its ``expcot`` column, saved the way ``anomseer gen`` does."""
+    target = out_dir / "data" / "train-00000-of-00001.parquet"
+    target.parent.mkdir(parents=True)
+    prompt_rows(data_dir, 2).remove_columns("expcot").to_parquet(str(target))
+    return out_dir
 
 
 def text_length_reward(completions, **kwargs):
@@ -99,7 +108,7 @@ def recording(trainer_cls):
     return Recording
 
 
-def train_recorded(trainer_cls, config, model_dir, reward_funcs):
+def train_recorded(trainer_cls, config, model_dir, data_dir, reward_funcs):
     from anomseer.modeling import load_model_and_processor
 
     model, processor = load_model_and_processor(model_dir, dtype="float32")
@@ -108,7 +117,7 @@ def train_recorded(trainer_cls, config, model_dir, reward_funcs):
         model=model,
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=prompt_rows(4),
+        train_dataset=prompt_rows(data_dir, 4),
         processing_class=processor,
     )
     trainer.train()
@@ -184,7 +193,9 @@ def test_gradient_projection_is_refused_where_it_cannot_work(tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(tiny_model_dir, tmp_path):
+def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(
+    tiny_model_dir, timerpo_data, tmp_path
+):
     from trl import GRPOConfig, GRPOTrainer
 
     from anomseer.trainers.timerpo import TimerPOTrainer
@@ -215,13 +226,13 @@ def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(tiny_model_dir, tmp
     }
     grpo_config = GRPOConfig(output_dir=str(tmp_path / "grpo"), **same)
     rewards = [text_length_reward]
-    grpo = train_recorded(GRPOTrainer, grpo_config, tiny_model_dir, rewards)
+    grpo = train_recorded(GRPOTrainer, grpo_config, tiny_model_dir, timerpo_data, rewards)
     runs = {
         "alpha 0": tiny_config(tmp_path / "alpha0", alpha=0.0),
         "grounding none": tiny_config(tmp_path / "none", grounding="none"),
     }
     for name, config in runs.items():
-        timerpo = train_recorded(TimerPOTrainer, config, tiny_model_dir, rewards)
+        timerpo = train_recorded(TimerPOTrainer, config, tiny_model_dir, timerpo_data, rewards)
         assert len(timerpo.records) == len(grpo.records) == 2, name
         for ours, theirs in zip(timerpo.records, grpo.records, strict=True):
             assert torch.equal(ours["advantages"], theirs["advantages"]), name
@@ -238,7 +249,9 @@ def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(tiny_model_dir, tmp
     ("grounding", "projection"),
     [("ot", "advantage"), ("ot", "none"), ("ot", "gradient"), ("cosine", "advantage")],
 )
-def test_each_mode_trains_and_logs_every_metric(grounding, projection, tiny_model_dir, tmp_path):
+def test_each_mode_trains_and_logs_every_metric(
+    grounding, projection, tiny_model_dir, timerpo_data, tmp_path
+):
     from anomseer.modeling import load_model_and_processor
     from anomseer.projection import PROJECTION_EPS
     from anomseer.rewards import get_reward_funcs
@@ -247,7 +260,7 @@ def test_each_mode_trains_and_logs_every_metric(grounding, projection, tiny_mode
     alpha, size = 0.3, 4
     config = tiny_config(tmp_path, grounding=grounding, projection=projection, alpha=alpha)
     rewards = [*get_reward_funcs(["localization", "class", "format"]), text_length_reward]
-    trainer = train_recorded(TimerPOTrainer, config, tiny_model_dir, rewards)
+    trainer = train_recorded(TimerPOTrainer, config, tiny_model_dir, timerpo_data, rewards)
 
     expected = {*REWARD_METRICS, *GROUNDING_METRICS}
     if grounding == "ot":
@@ -289,7 +302,7 @@ def test_each_mode_trains_and_logs_every_metric(grounding, projection, tiny_mode
 
 @pytest.mark.slow
 def test_two_processes_give_the_same_advantages_and_gradients_as_one(
-    tiny_model_dir, tmp_path, monkeypatch
+    tiny_model_dir, timerpo_data, tmp_path, monkeypatch
 ):
     from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
 
@@ -314,6 +327,7 @@ def test_two_processes_give_the_same_advantages_and_gradients_as_one(
         str(port),
         str(Path(__file__).with_name("distributed_timerpo.py")),
         str(tiny_model_dir),
+        str(timerpo_data),
         str(tmp_path),
         str(total // world),
     ]
@@ -324,7 +338,9 @@ def test_two_processes_give_the_same_advantages_and_gradients_as_one(
     )
     # meanwhile, the same step in this process with the whole batch
     single = {
-        projection: run_step(str(tiny_model_dir), str(tmp_path / projection), total, projection)
+        projection: run_step(
+            str(tiny_model_dir), str(timerpo_data), str(tmp_path / projection), total, projection
+        )
         for projection in ("advantage", "gradient")
     }
     _, stderr = launched.communicate(timeout=400)
@@ -347,7 +363,7 @@ def test_two_processes_give_the_same_advantages_and_gradients_as_one(
 
 
 @pytest.mark.slow
-def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tmp_path):
+def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, timerpo_data, tmp_path):
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.timerpo import TimerPOTrainer
 
@@ -363,7 +379,7 @@ def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tmp_path):
         model=model,
         reward_funcs=[low_token_share],
         args=config,
-        train_dataset=prompt_rows(2),
+        train_dataset=prompt_rows(timerpo_data, 2),
         processing_class=processor,
     )
     trainer.train()
@@ -430,7 +446,7 @@ def test_bad_input_is_one_line_before_any_model_loads(
 ):
     data, extra = timerpo_data, []
     if case in ("no-expcot", "no-grounding-needs-no-expcot"):
-        data = write_sft_dataset(tmp_path / "data", count=2, drop=("expcot",))
+        data = without_expcot(timerpo_data, tmp_path / "data")
     if case == "no-grounding-needs-no-expcot":
         extra = ["--grounding", "none"]  # gets past the checks, then finds no model
     elif case == "negative-alpha":
