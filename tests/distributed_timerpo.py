@@ -54,10 +54,18 @@ def fixed_rollout(prompts: list, trainer) -> dict:
     }
 
 
-def run_step(model_dir: str, data_dir: str, out_dir: str, per_device: int, projection: str) -> dict:
-    """Train one step on the first rows of ``data_dir`` (an ``anomseer gen`` folder); return this
-    rank's advantages (before and after grounding), similarities, grounded advantages and the
-    flat gradient the optimizer received."""
+def run_step(
+    model_dir: str,
+    data_dir: str,
+    out_dir: str,
+    per_device: int,
+    projection: str,
+    accumulation: int = 1,
+) -> dict:
+    """Train one step on the first rows of ``data_dir`` (an ``anomseer gen`` folder), in
+    ``accumulation`` micro-batches of ``per_device`` completions; return this rank's advantages
+    (before and after grounding), similarities, grounded advantages and the flat gradient the
+    optimizer received."""
     import torch
     from datasets import load_dataset
     from transformers import TrainerCallback
@@ -86,6 +94,7 @@ def run_step(model_dir: str, data_dir: str, out_dir: str, per_device: int, proje
         projection=projection,
         num_generations=GROUP_SIZE,
         per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
         max_completion_length=64,
         max_steps=1,
         entropy_coef=0.0,  # a per-process token mean: it would differ between the layouts

@@ -363,6 +363,22 @@ def test_two_processes_give_the_same_advantages_and_gradients_as_one(
 
 
 @pytest.mark.slow
+def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
+    tiny_model_dir, timerpo_data, tmp_path, monkeypatch
+):
+    from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
+
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    total = GROUP_SIZE * PROMPTS
+    args = (str(tiny_model_dir), str(timerpo_data))
+    whole = run_step(*args, str(tmp_path / "whole"), total, "gradient")
+    halves = run_step(*args, str(tmp_path / "halves"), total // 2, "gradient", accumulation=2)
+    # the primary and the grounded gradients are accumulated apart, then projected once
+    assert torch.allclose(halves["grad"], whole["grad"], rtol=1e-4, atol=1e-7)
+    assert torch.equal(halves["grounded"], whole["grounded"])
+
+
+@pytest.mark.slow
 def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, timerpo_data, tmp_path):
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.timerpo import TimerPOTrainer

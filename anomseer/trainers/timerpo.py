@@ -89,6 +89,7 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
 
     Changed defaults (SPEC section 5): ``scale_rewards="none"`` (A_main = r - group mean),
     ``beta=0.001`` (TRL's KL is the k3 estimator), ``num_generations=5``,
+    ``per_device_train_batch_size=10`` (a multiple of 5 for any number of processes),
     ``max_completion_length=1024``, ``entropy_coef=0.001``, ``lr_scheduler_type="constant"``,
     ``weight_decay=0.01``, ``reward_weights=[0.7, 0.2, 0.1]`` for ``reward_names``
     localization, class, format. Unchanged TRL defaults that match it: ``learning_rate=1e-6``,
@@ -296,17 +297,20 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     _name = "TimerPO"
 
     def __init__(
-        self, model: Any, reward_funcs: Any = None, args: TimerPOConfig | None = None, **kwargs: Any
+        self,
+        model: Any,
+        reward_funcs: Any = None,
+        args: TimerPOConfig | None = None,
+        *more: Any,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(args, TimerPOConfig):
             raise TypeError(f"args must be a TimerPOConfig, got {type(args).__name__}")
         if reward_funcs is None:
             reward_funcs = get_reward_funcs(args.reward_names)
-        processor = kwargs.get("processing_class")
-        if processor is not None:
-            # TRL left-pads prompt ids itself; the processor's padding must agree with them
-            getattr(processor, "tokenizer", processor).padding_side = "left"
-        super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+        super().__init__(model, reward_funcs, args, *more, **kwargs)
+        # TRL left-pads the prompt ids itself; the processor's padding must agree with them
+        getattr(self.processing_class, "tokenizer", self.processing_class).padding_side = "left"
         self._aux_grads: list[torch.Tensor | None] | None = None
 
     # ----- grounded advantage -------------------------------------------------------------
