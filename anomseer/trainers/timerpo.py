@@ -205,11 +205,8 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
         except ValueError as error:
             raise UserInputError(self._explain(error)) from error
         check_stage_config(self)
-        if (
-            self.projection == "gradient"
-            and _launched_with("FSDP")
-            and (self.gradient_accumulation_steps > 1)
-        ):
+        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
+        if fsdp_gradient and self.gradient_accumulation_steps > 1:
             # FSDP accumulates unsynchronised gradients inside its own buffers, where the two
             # objectives could not be held apart: synchronise every micro-batch instead.
             kwargs = dict(self.accelerator_config.gradient_accumulation_kwargs or {})
@@ -247,11 +244,8 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
                 "give (it reduces them inside backward); use projection=advantage with DeepSpeed, "
                 "or launch with DDP or FSDP2 (recipes/accelerate/ddp.yaml, fsdp.yaml)"
             )
-        if (
-            self.projection == "gradient"
-            and _launched_with("FSDP")
-            and (os.environ.get("FSDP_VERSION", "1") == "1")
-        ):
+        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
+        if fsdp_gradient and os.environ.get("FSDP_VERSION", "1") == "1":
             raise UserInputError(
                 "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the "
                 "accelerate config (recipes/accelerate/fsdp.yaml) or use projection=advantage"
