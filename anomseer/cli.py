@@ -13,7 +13,17 @@ from collections.abc import Sequence
 
 from anomseer.errors import UserInputError
 
-COMMAND_MODULES = ("demo", "tiny_model", "gen", "convert", "sft", "export", "eval", "report")
+COMMAND_MODULES = (
+    "demo",
+    "tiny_model",
+    "gen",
+    "convert",
+    "sft",
+    "timerpo",
+    "export",
+    "eval",
+    "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,25 @@ class GroundedSimilarity(NamedTuple):
     transport_cost: torch.Tensor | None
 
 
+def check_ot_settings(
+    epsilon: float = 0.08,
+    iterations: int = 50,
+    marginals: str = "norm_softmax",
+    temperature: float = 0.5,
+) -> None:
+    """Refuse settings the transport cost or the similarity cannot use, naming the option."""
+    if not (math.isfinite(epsilon) and epsilon > 0):
+        raise UserInputError(f"ot_epsilon must be a positive number, got {epsilon}")
+    if iterations < 1:
+        raise UserInputError(f"ot_iterations must be at least 1, got {iterations}")
+    if marginals not in MARGINALS:
+        raise UserInputError(
+            f"ot_marginals must be one of {', '.join(MARGINALS)}, got {marginals!r}"
+        )
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UserInputError(f"ot_temperature must be a positive number, got {temperature}")
+
+
 def _check_pair(
     resp_states: torch.Tensor,
     resp_mask: torch.Tensor,
@@ -88,14 +107,7 @@ def transport_cost(
     states' device; memory is a few [B, n, m] tensors of `dtype`, so chunk a large batch.
     """
     _check_pair(resp_states, resp_mask, ref_states, ref_mask)
-    if not (math.isfinite(epsilon) and epsilon > 0):
-        raise UserInputError(f"ot_epsilon must be a positive number, got {epsilon}")
-    if iterations < 1:
-        raise UserInputError(f"ot_iterations must be at least 1, got {iterations}")
-    if marginals not in MARGINALS:
-        raise UserInputError(
-            f"ot_marginals must be one of {', '.join(MARGINALS)}, got {marginals!r}"
-        )
+    check_ot_settings(epsilon=epsilon, iterations=iterations, marginals=marginals)
     device = resp_states.device
     resp_mask = resp_mask.to(device=device, dtype=torch.bool)
     ref_mask = ref_mask.to(device=device, dtype=torch.bool)
@@ -129,8 +141,7 @@ def transport_cost(
 
 def similarity_from_cost(cost: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
     """s = clip(exp(-W / temperature), 0, 1), elementwise."""
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise UserInputError(f"ot_temperature must be a positive number, got {temperature}")
+    check_ot_settings(temperature=temperature)
     return torch.exp(-cost / temperature).clamp(0.0, 1.0)
 
 

@@ -136,6 +136,33 @@ def project_gradients(
     return projected
 
 
+@torch.no_grad()
+def project_gradients_(
+    parameters: Sequence[torch.nn.Parameter],
+    aux_grads: Sequence[torch.Tensor | None],
+    alpha: float,
+) -> torch.Tensor:
+    """In place: each parameter's ``.grad`` (g_main) becomes g_main + alpha (g_aux - c g_main).
+
+    The same update as `project_gradients` without a second copy of the gradients (for a
+    trainer, where they are as large as the model). Returns c.
+    """
+    check_alpha(alpha)
+    if len(parameters) != len(aux_grads):
+        raise ValueError(f"{len(parameters)} parameters but {len(aux_grads)} aux gradients")
+    coefficient = projection_coefficient([p.grad for p in parameters], aux_grads)
+    main_weight = 1.0 - alpha * coefficient.item()
+    for parameter, aux in zip(parameters, aux_grads, strict=True):
+        if parameter.grad is None:
+            if aux is not None:
+                parameter.grad = alpha * aux
+            continue
+        parameter.grad.mul_(main_weight)
+        if aux is not None:
+            parameter.grad.add_(aux.to(parameter.grad.dtype), alpha=alpha)
+    return coefficient
+
+
 def surrogate_loss(
     main_loss: torch.Tensor,
     aux_loss: torch.Tensor,

@@ -8,6 +8,7 @@ from anomseer.projection import (
     combine_advantages,
     orthogonalize_advantages,
     project_gradients,
+    project_gradients_,
     projection_coefficient,
     surrogate_loss,
 )
@@ -117,6 +118,34 @@ def test_projected_gradient_is_orthogonal_to_the_primary_one(dtype, tolerance):
     surrogate_loss(main_loss, aux_loss, projection_coefficient(main, aux), alpha).backward()
     for param, want in zip(params, projected, strict=True):
         assert (param.grad - want).abs().max() < tolerance * max(1.0, want.abs().max().item())
+
+
+def test_in_place_projection_matches_the_copying_one_on_a_toy_model():
+    model, main_loss, aux_loss = toy_losses(torch.float64)
+    params = list(model.parameters())
+    aux = [g.clone() for g in torch.autograd.grad(aux_loss, params, retain_graph=True)]
+    main_loss.backward()
+    main = [p.grad.clone() for p in params]
+    coefficient = project_gradients_(params, aux, 0.3)
+    assert coefficient.item() == pytest.approx(projection_coefficient(main, aux).item())
+    for param, want in zip(params, project_gradients(main, aux, 0.3), strict=True):
+        assert torch.allclose(param.grad, want, rtol=0, atol=1e-14)
+    change = torch.cat([(p.grad - m).reshape(-1) for p, m in zip(params, main, strict=True)])
+    assert abs(change @ torch.cat([m.reshape(-1) for m in main])) < 1e-12
+
+
+def test_in_place_projection_handles_missing_gradients():
+    with_grad, without_grad, untouched = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    with_grad.grad = torch.tensor([1.0, 0.0])
+    aux = [torch.tensor([1.0, 1.0]), torch.tensor([2.0, 4.0]), None]
+    # g_main = [1, 0, 0, 0, -, -], g_aux = [1, 1, 2, 4]: c = 1
+    coefficient = project_gradients_([with_grad, without_grad, untouched], aux, 0.5)
+    assert coefficient.item() == 1.0
+    assert with_grad.grad.tolist() == [1.0, 0.5]
+    assert without_grad.grad.tolist() == [1.0, 2.0]
+    assert untouched.grad is None
+    with pytest.raises(ValueError, match="3 parameters but 1 aux"):
+        project_gradients_([with_grad, without_grad, untouched], [None], 0.5)
 
 
 def test_projection_refuses_negative_alpha_and_mismatched_lists():

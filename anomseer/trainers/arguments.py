@@ -110,6 +110,34 @@ class DatasetArguments:
     )
 
 
+@dataclass
+class RunArguments:
+    """Run fields every stage shares: where to resume from."""
+
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={
+            "help": "Resume training: a checkpoint-N folder, or `last` for the newest checkpoint "
+            "in output_dir (the optimizer, scheduler, RNG and data position are restored)."
+        },
+    )
+
+
+def check_stage_config(config: Any) -> None:
+    """What every stage config checks after TRL's ``__post_init__``: the model fields, no
+    ``model_init_kwargs`` (the recipe fields say how to load), and non-reentrant gradient
+    checkpointing unless ``gradient_checkpointing_kwargs`` says otherwise."""
+    check_model_arguments(config)
+    if config.model_init_kwargs:
+        raise UserInputError(
+            "model_init_kwargs is not used: set dtype and attn_implementation as recipe fields"
+        )
+    if config.gradient_checkpointing:
+        kwargs = dict(config.gradient_checkpointing_kwargs or {})
+        kwargs.setdefault("use_reentrant", False)
+        config.gradient_checkpointing_kwargs = kwargs
+
+
 def check_model_arguments(args: ModelArguments) -> None:
     """Reject pixel bounds and LoRA settings that cannot work, naming the field."""
     for name in ("min_pixels", "max_pixels"):

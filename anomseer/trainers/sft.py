@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from trl import SFTConfig, SFTTrainer
@@ -28,7 +28,8 @@ from anomseer.errors import UserInputError
 from anomseer.trainers.arguments import (
     DatasetArguments,
     ModelArguments,
-    check_model_arguments,
+    RunArguments,
+    check_stage_config,
     parse_config,
     run_main,
 )
@@ -43,7 +44,7 @@ from anomseer.trainers.training_data import (
 
 
 @dataclass
-class AnomSeerSFTConfig(ModelArguments, DatasetArguments, SFTConfig):
+class AnomSeerSFTConfig(ModelArguments, DatasetArguments, RunArguments, SFTConfig):
     r"""``trl.SFTConfig`` plus the model and data fields of an AnomSeer recipe.
 
     Extra fields (all documented with ``--help``):
@@ -60,30 +61,14 @@ class AnomSeerSFTConfig(ModelArguments, DatasetArguments, SFTConfig):
     from the newest ``checkpoint-N`` in ``output_dir``.
     """
 
-    resume_from_checkpoint: str | None = field(
-        default=None,
-        metadata={
-            "help": "Resume training: a checkpoint-N folder, or `last` for the newest checkpoint "
-            "in output_dir (the optimizer, scheduler, RNG and data position are restored)."
-        },
-    )
-
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_model_arguments(self)
+        check_stage_config(self)
         if self.completion_only_loss is False:
             raise UserInputError(
                 "completion_only_loss=false would train on the prompt and its image tokens; "
                 "AnomSeer SFT trains on the completion only, remove the setting"
             )
-        if self.model_init_kwargs:
-            raise UserInputError(
-                "model_init_kwargs is not used: set dtype and attn_implementation as recipe fields"
-            )
-        if self.gradient_checkpointing:
-            kwargs = dict(self.gradient_checkpointing_kwargs or {})
-            kwargs.setdefault("use_reentrant", False)
-            self.gradient_checkpointing_kwargs = kwargs
 
 
 @dataclass

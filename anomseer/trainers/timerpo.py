@@ -1,0 +1,533 @@
+"""TimerPO: GRPO with an optimal-transport grounded advantage and orthogonal projection
+(SPEC section 5), as a subclass of TRL's ``GRPOTrainer``.
+
+After TRL has generated and scored a batch (its advantages are A_main, mean-centred per group
+with ``scale_rewards="none"``), the trainer reads the current policy's last-layer hidden states
+of every completion (prompt and plot in context) and of its row's ExpCoT text (read alone),
+turns each pair into a similarity s with batched entropic OT on the device that holds them,
+gathers s and A_main across processes so every group is whole, and then either mixes
+A = A_main + alpha * A_ts_perp (``projection: advantage``, the reference), mixes without the
+projection (``none``), or keeps the grounded objective apart and projects its gradient onto
+the normal plane of the primary one (``gradient``). One process::
+
+    anomseer timerpo --config recipes/tiny-cpu/timerpo.yaml
+
+Many GPUs::
+
+    accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.timerpo \\
+        --config recipes/qwen2.5-vl-3b/timerpo.yaml
+
+Every config field is also a flag that overrides the recipe (``--alpha 0``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from trl import GRPOConfig, GRPOTrainer
+from trl.models.utils import disable_gradient_checkpointing
+
+from anomseer.errors import UserInputError
+from anomseer.grounding import (
+    MARGINALS,
+    GroundedSimilarity,
+    check_ot_settings,
+    grounded_advantage,
+    grounded_similarity,
+)
+from anomseer.projection import (
+    PROJECTION_EPS,
+    check_alpha,
+    combine_advantages,
+    grouped,
+    orthogonalize_advantages,
+    project_gradients_,
+)
+from anomseer.rewards import REQUIRED_COLUMNS as REWARD_COLUMNS
+from anomseer.rewards import get_reward_funcs
+from anomseer.trainers.arguments import (
+    DatasetArguments,
+    ModelArguments,
+    RunArguments,
+    check_stage_config,
+    parse_config,
+    run_main,
+)
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
+from anomseer.trainers.model_setup import load_for_training
+from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+from anomseer.trainers.training_data import load_split, require_columns
+
+GROUNDINGS = ("ot", "cosine", "none")
+"""How a completion's similarity to the ExpCoT is measured; ``none`` is plain GRPO."""
+PROJECTIONS = ("advantage", "gradient", "none")
+"""Where the grounded signal is made orthogonal to the reward signal, if anywhere."""
+OT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DEFAULT_REWARDS = ("localization", "class", "format")
+DEFAULT_REWARD_WEIGHTS = (0.7, 0.2, 0.1)
+EXPCOT_COLUMN = "expcot"
+
+
+@dataclass
+class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
+    r"""``trl.GRPOConfig`` plus the TimerPO fields and the model and data fields of an AnomSeer
+    recipe, with defaults that reproduce the reference run.
+
+    TimerPO fields: ``grounding``, ``projection``, ``alpha``, ``ot_epsilon``, ``ot_iterations``,
+    ``ot_temperature``, ``ot_marginals``, ``ot_dtype``, ``expcot_max_tokens``, ``reward_names``.
+    Model, data and resume fields as in SFT (``model_name_or_path``, ``dtype``, ``min_pixels``,
+    ``max_pixels``, ``freeze_vision_tower``, ``use_peft`` and ``lora_*``, ``dataset_name``,
+    ``dataset_train_split``, ``dataset_test_split``, ``resume_from_checkpoint: last``).
+
+    Changed defaults (SPEC section 5): ``scale_rewards="none"`` (A_main = r - group mean),
+    ``beta=0.001`` (TRL's KL is the k3 estimator), ``num_generations=5``,
+    ``per_device_train_batch_size=10`` (a multiple of 5 for any number of processes),
+    ``max_completion_length=1024``, ``entropy_coef=0.001``, ``lr_scheduler_type="constant"``,
+    ``weight_decay=0.01``, ``reward_weights=[0.7, 0.2, 0.1]`` for ``reward_names``
+    localization, class, format. Unchanged TRL defaults that match it: ``learning_rate=1e-6``,
+    ``epsilon=0.2``, ``temperature=1.0``, ``max_grad_norm=1.0``, ``num_iterations=1``.
+    """
+
+    grounding: str = field(
+        default="ot",
+        metadata={
+            "help": "Similarity of a completion to its row's ExpCoT: `ot` (entropic optimal "
+            "transport between last-layer token states, s = exp(-W / ot_temperature)), `cosine` "
+            "(cosine of the mean-pooled states, an ablation) or `none` (plain GRPO: no hidden-"
+            "state pass, no `expcot` column needed).",
+            "choices": list(GROUNDINGS),
+        },
+    )
+    projection: str = field(
+        default="advantage",
+        metadata={
+            "help": "`advantage`: A = A_main + alpha * A_ts_perp, A_ts made orthogonal to A_main "
+            "within each group (the reference); `none`: A = A_main + alpha * A_ts (ablation); "
+            "`gradient`: the grounded objective gets its own backward and its gradient is "
+            "projected onto the normal plane of the primary one, g = g_main + alpha (g_aux - "
+            "c g_main), over all parameters and processes (DDP and FSDP2, not DeepSpeed).",
+            "choices": list(PROJECTIONS),
+        },
+    )
+    alpha: float = field(
+        default=0.3,
+        metadata={
+            "help": "Weight of the grounded term; 0 trains exactly like GRPO while still logging "
+            "the grounding metrics."
+        },
+    )
+    ot_epsilon: float = field(
+        default=0.08, metadata={"help": "Entropic regularisation of the transport."}
+    )
+    ot_iterations: int = field(
+        default=50,
+        metadata={"help": "Sinkhorn rounds (from ones, no early stop, as the reference)."},
+    )
+    ot_temperature: float = field(
+        default=0.5, metadata={"help": "tau in s = clip(exp(-W / tau), 0, 1)."}
+    )
+    ot_marginals: str = field(
+        default="norm_softmax",
+        metadata={
+            "help": "Token masses: softmax of the hidden-state norms (`norm_softmax`) or uniform.",
+            "choices": list(MARGINALS),
+        },
+    )
+    ot_dtype: str = field(
+        default="float64",
+        metadata={
+            "help": "Precision of the transport solve: `float64` as the reference, or `float32` "
+            "(faster on most GPUs, within 1e-5 of it).",
+            "choices": list(OT_DTYPES),
+        },
+    )
+    expcot_max_tokens: int = field(
+        default=512,
+        metadata={"help": "The ExpCoT is read up to this many tokens (its first ones)."},
+    )
+    reward_names: list[str] = field(
+        default_factory=lambda: list(DEFAULT_REWARDS),
+        metadata={
+            "help": "Reward functions by registry name (`localization`, `class`, `format`, "
+            "`total`); each is logged on its own and weighted by `reward_weights`."
+        },
+    )
+
+    # Defaults of the reference run (SPEC section 5).
+    reward_weights: list[float] | None = field(
+        default_factory=lambda: list(DEFAULT_REWARD_WEIGHTS),
+        metadata={"help": "Weight of each reward in `reward_names`, in order."},
+    )
+    scale_rewards: str = field(
+        default="none",
+        metadata={
+            "help": "`none`: A_main = r - group mean (the reference); `group` or `batch` divide "
+            "by a standard deviation as in TRL."
+        },
+    )
+    beta: float = field(
+        default=0.001, metadata={"help": "Coefficient of the k3 KL term to the reference model."}
+    )
+    num_generations: int | None = field(
+        default=5, metadata={"help": "Completions per prompt (G, the group size)."}
+    )
+    per_device_train_batch_size: int = field(
+        default=10,
+        metadata={
+            "help": "Completions per process and micro-step; with gradient accumulation "
+            "(steps_per_generation) and the number of processes it makes the generation batch, "
+            "which num_generations must divide."
+        },
+    )
+    max_completion_length: int | None = field(
+        default=1024, metadata={"help": "Maximum length of a generated completion, in tokens."}
+    )
+    entropy_coef: float = field(
+        default=0.001, metadata={"help": "Entropy bonus coefficient (the reference's 0.001)."}
+    )
+    lr_scheduler_type: str = field(
+        default="constant", metadata={"help": "Learning-rate schedule (the reference: constant)."}
+    )
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+
+    def __post_init__(self) -> None:
+        self._check_timerpo_fields()
+        try:
+            super().__post_init__()
+        except ValueError as error:
+            raise UserInputError(self._explain(error)) from error
+        check_stage_config(self)
+        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
+        if fsdp_gradient and self.gradient_accumulation_steps > 1:
+            # FSDP accumulates unsynchronised gradients inside its own buffers, where the two
+            # objectives could not be held apart: synchronise every micro-batch instead.
+            kwargs = dict(self.accelerator_config.gradient_accumulation_kwargs or {})
+            self.accelerator_config.gradient_accumulation_kwargs = {
+                **kwargs,
+                "sync_each_batch": True,
+            }
+
+    def _check_timerpo_fields(self) -> None:
+        """Refuse TimerPO settings that cannot work, before anything is loaded."""
+        for name, value, choices in (
+            ("grounding", self.grounding, GROUNDINGS),
+            ("projection", self.projection, PROJECTIONS),
+            ("ot_dtype", self.ot_dtype, tuple(OT_DTYPES)),
+        ):
+            if value not in choices:
+                raise UserInputError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        check_alpha(self.alpha)
+        check_ot_settings(
+            self.ot_epsilon, self.ot_iterations, self.ot_marginals, self.ot_temperature
+        )
+        if self.expcot_max_tokens < 1:
+            raise UserInputError(
+                f"expcot_max_tokens must be at least 1, got {self.expcot_max_tokens}"
+            )
+        get_reward_funcs(self.reward_names)  # unknown names fail here, with the known ones
+        if self.reward_weights is not None and len(self.reward_weights) != len(self.reward_names):
+            raise UserInputError(
+                f"reward_weights has {len(self.reward_weights)} values but reward_names has "
+                f"{len(self.reward_names)} ({', '.join(self.reward_names)}); give one weight each"
+            )
+        if self.projection == "gradient" and (self.deepspeed or _launched_with("DEEPSPEED")):
+            raise UserInputError(
+                "projection=gradient needs the two gradients apart, which DeepSpeed does not "
+                "give (it reduces them inside backward); use projection=advantage with DeepSpeed, "
+                "or launch with DDP or FSDP2 (recipes/accelerate/ddp.yaml, fsdp.yaml)"
+            )
+        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
+        if fsdp_gradient and os.environ.get("FSDP_VERSION", "1") == "1":
+            raise UserInputError(
+                "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the "
+                "accelerate config (recipes/accelerate/fsdp.yaml) or use projection=advantage"
+            )
+
+    def _explain(self, error: ValueError) -> str:
+        """One line for a GRPOConfig refusal, with the fix for the common one."""
+        batch, group = self.generation_batch_size, self.num_generations
+        if batch is not None and group and batch % group:
+            return (
+                f"num_generations={group} does not divide the generation batch of {batch} "
+                f"completions (per_device_train_batch_size={self.per_device_train_batch_size} x "
+                f"{self.world_size} process(es) x steps_per_generation="
+                f"{self.steps_per_generation}); change one of them so it does"
+            )
+        text = str(error).strip()
+        return text.splitlines()[0] if text else type(error).__name__
+
+
+def _launched_with(kind: str) -> bool:
+    """Whether ``accelerate launch`` set up DeepSpeed (``DEEPSPEED``) or FSDP (``FSDP``)."""
+    return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
+
+
+class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
+    """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
+
+    ``reward_funcs`` defaults to the registry functions named by ``args.reward_names``. The
+    training dataset needs an ``expcot`` column unless ``args.grounding`` is ``none``. The
+    processor's tokenizer is set to pad on the left, as GRPO needs. Resuming loads Qwen2.5-VL
+    checkpoint weights correctly (``CheckpointWeightsMixin``).
+
+    Logged per step, next to TRL's metrics (``rewards/<function>/mean`` for each reward term):
+    ``grounding/transport_cost`` (mean W, ``ot`` only), ``grounding/similarity`` (mean s),
+    ``grounding/advantage_abs`` (mean |A_ts|), ``grounding/cosine_main_ts`` (cosine of A_main
+    and A_ts over the batch, before projection), ``grounding/tie_fraction`` (share of groups
+    whose rewards all tie), ``grounding/time`` (seconds spent grounding a generation batch),
+    and with ``projection: gradient`` ``grounding/gradient_coefficient`` (c) and
+    ``grounding/aux_loss``.
+    """
+
+    _tag_names: ClassVar[list[str]] = ["trl", "grpo", "timerpo", "anomseer"]
+    _name = "TimerPO"
+
+    def __init__(
+        self,
+        model: Any,
+        reward_funcs: Any = None,
+        args: TimerPOConfig | None = None,
+        *more: Any,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(args, TimerPOConfig):
+            raise TypeError(f"args must be a TimerPOConfig, got {type(args).__name__}")
+        if reward_funcs is None:
+            reward_funcs = get_reward_funcs(args.reward_names)
+        super().__init__(model, reward_funcs, args, *more, **kwargs)
+        # TRL left-pads the prompt ids itself; the processor's padding must agree with them
+        getattr(self.processing_class, "tokenizer", self.processing_class).padding_side = "left"
+        self._aux_grads: list[torch.Tensor | None] | None = None
+
+    # ----- grounded advantage -------------------------------------------------------------
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = super()._generate_and_score_completions(inputs)
+        if self.args.grounding == "none":
+            return batch
+        mode = "train" if self.model.training else "eval"
+        group_size = self.num_generations if mode == "train" else self.num_generations_eval
+        start = time.perf_counter()
+        local = self._local_similarity(inputs, batch, mode)
+        self._ground_advantages(batch, local, group_size, mode)
+        self._metrics[mode]["grounding/time"].append(time.perf_counter() - start)
+        return batch
+
+    @torch.no_grad()
+    def _local_similarity(
+        self, inputs: list[dict[str, Any]], batch: dict[str, Any], mode: str
+    ) -> GroundedSimilarity:
+        """s (and W) of this process's completions against their rows' ExpCoT."""
+        args = self.args
+        texts = [_expcot_text(row) for row in inputs]
+        unique = list(dict.fromkeys(texts))  # the G completions of a prompt share one text
+        position = {text: i for i, text in enumerate(unique)}
+        reference = torch.tensor([position[text] for text in texts])
+        rows = (
+            args.per_device_train_batch_size if mode == "train" else args.per_device_eval_batch_size
+        )
+        similarities, costs, done = [], [], 0
+        with (
+            disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
+            self.accelerator.autocast(),
+        ):
+            ref_states, ref_mask = text_hidden_states(
+                self.model,
+                self._tokenizer,
+                unique,
+                args.expcot_max_tokens,
+                rows,
+                self.accelerator.device,
+            )
+            for states, mask in completion_hidden_states(self.model, batch, rows):
+                index = reference[done : done + states.size(0)].to(ref_states.device)
+                done += states.size(0)
+                with torch.autocast(states.device.type, enabled=False):  # OT in ot_dtype
+                    result = grounded_similarity(
+                        states,
+                        mask,
+                        ref_states[index],
+                        ref_mask[index],
+                        method=args.grounding,
+                        temperature=args.ot_temperature,
+                        epsilon=args.ot_epsilon,
+                        iterations=args.ot_iterations,
+                        marginals=args.ot_marginals,
+                        dtype=OT_DTYPES[args.ot_dtype],
+                    )
+                similarities.append(result.similarity)
+                if result.transport_cost is not None:
+                    costs.append(result.transport_cost)
+        return GroundedSimilarity(torch.cat(similarities), torch.cat(costs) if costs else None)
+
+    def _ground_advantages(
+        self, batch: dict[str, Any], local: GroundedSimilarity, group_size: int, mode: str
+    ) -> None:
+        """Gather whole groups, build A_ts (projected or not), and write this process's
+        advantages (or, for ``projection: gradient``, its ``grounded_advantages``) to ``batch``."""
+        args = self.args
+        gather = self.accelerator.gather
+        a_main = gather(batch["advantages"]).double()
+        similarity = gather(local.similarity.double())
+        a_ts = grounded_advantage(similarity, group_size)
+        ties = grouped(a_main, group_size).square().sum(dim=1) <= PROJECTION_EPS
+        metrics = self._metrics[mode]
+        if local.transport_cost is not None:
+            metrics["grounding/transport_cost"].append(gather(local.transport_cost).mean().item())
+        metrics["grounding/similarity"].append(similarity.mean().item())
+        metrics["grounding/advantage_abs"].append(a_ts.abs().mean().item())
+        metrics["grounding/cosine_main_ts"].append(
+            torch.nn.functional.cosine_similarity(a_main, a_ts, dim=0).item()
+        )
+        metrics["grounding/tie_fraction"].append(ties.double().mean().item())
+
+        size = batch["advantages"].size(0)
+        local_part = slice(
+            self.accelerator.process_index * size, (self.accelerator.process_index + 1) * size
+        )
+        dtype = batch["advantages"].dtype
+        if args.projection == "gradient":
+            batch["grounded_advantages"] = a_ts[local_part].to(dtype)
+            return
+        if args.projection == "advantage":
+            a_ts = orthogonalize_advantages(a_ts, a_main, group_size)
+        advantages = combine_advantages(a_main, a_ts, args.alpha).to(dtype)
+        batch["advantages"] = advantages[local_part]
+        # the completions table shows the advantages the policy is trained on
+        logged = self._logs["advantages"]
+        for _ in range(min(len(logged), advantages.numel())):
+            logged.pop()
+        logged.extend(advantages.tolist())
+
+    # ----- gradient projection ------------------------------------------------------------
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> torch.Tensor:
+        """The primary loss; with ``projection: gradient`` the grounded objective is first
+        back-propagated into gradients of its own (see ``_backward_grounded_objective``)."""
+        if self.model.training and self._projects_gradients():
+            self._backward_grounded_objective(model, inputs)
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+    ) -> torch.Tensor:
+        """TRL's step; once the gradients of an optimiser step are complete and synchronised,
+        the grounded gradient is projected and added: g = g_main + alpha (g_aux - c g_main)."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self._aux_grads is not None and self.accelerator.sync_gradients:
+            coefficient = project_gradients_(
+                self._trainable_parameters(), self._aux_grads, self.args.alpha
+            )
+            self._aux_grads = None
+            self._metrics["train"]["grounding/gradient_coefficient"].append(coefficient.item())
+        return loss
+
+    def _projects_gradients(self) -> bool:
+        args = self.args
+        return args.projection == "gradient" and args.grounding != "none" and args.alpha > 0
+
+    def _trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _backward_grounded_objective(self, model: torch.nn.Module, inputs: dict[str, Any]) -> None:
+        """Back-propagate the grounded objective (TRL's clipped policy loss with A_ts as the
+        advantage, no KL, no entropy bonus) into gradients kept apart from the primary ones.
+
+        The parameters' ``.grad`` holds the primary gradients accumulated so far; they are set
+        aside, the grounded gradients accumulated so far are put in their place for this
+        backward (so DDP and FSDP synchronise them as usual), then the two are swapped back.
+        """
+        params = self._trainable_parameters()
+        main_grads = [p.grad for p in params]
+        for param, grad in zip(params, self._aux_grads or [None] * len(params), strict=True):
+            param.grad = grad
+        with self._grounded_objective_only():
+            aux_loss = super().compute_loss(
+                model, {**inputs, "advantages": inputs["grounded_advantages"]}
+            )
+        self.accelerator.backward(aux_loss)
+        self._aux_grads = [p.grad for p in params]
+        for param, grad in zip(params, main_grads, strict=True):
+            param.grad = grad
+        self._metrics["train"]["grounding/aux_loss"].append(
+            self.accelerator.gather(aux_loss.detach()).mean().item()
+        )
+
+    @contextmanager
+    def _grounded_objective_only(self) -> Iterator[None]:
+        """While open, TRL's loss is the policy term alone and its metrics go nowhere."""
+        saved = (self.beta, self._entropy_bonus_enabled, self.aux_loss_enabled, self._metrics)
+        self.beta, self._entropy_bonus_enabled, self.aux_loss_enabled = 0.0, False, False
+        self._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+        try:
+            yield
+        finally:
+            self.beta, self._entropy_bonus_enabled, self.aux_loss_enabled, self._metrics = saved
+
+
+def _expcot_text(row: dict[str, Any]) -> str:
+    text = row.get(EXPCOT_COLUMN)
+    if not isinstance(text, str):
+        raise UserInputError(
+            f"row {row.get('id', '?')!r} has no {EXPCOT_COLUMN!r} text (got "
+            f"{type(text).__name__}); build the dataset with 'anomseer gen' or set grounding=none"
+        )
+    return text
+
+
+def dataset_columns(config: TimerPOConfig) -> tuple[str, ...]:
+    """Columns a TimerPO dataset needs: the plot, the prompt, what the rewards read, and the
+    ExpCoT unless grounding is off."""
+    grounded = (EXPCOT_COLUMN,) if config.grounding != "none" else ()
+    return ("image", "prompt", *REWARD_COLUMNS, *grounded)
+
+
+def train(config: TimerPOConfig) -> TimerPOTrainer:
+    """Run TimerPO as ``config`` says, save the final model and processor to ``output_dir``, and
+    return the trainer. The data is checked before the model is loaded."""
+    if not config.dataset_name:
+        raise UserInputError("no dataset: set dataset_name in the recipe or pass it as a flag")
+    resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
+    purpose = f"TimerPO with grounding={config.grounding}"
+    splits = [config.dataset_train_split, config.dataset_test_split]
+    train_dataset, eval_dataset = (
+        load_split(config.dataset_name, split) if split else None for split in splits
+    )
+    for dataset in (train_dataset, eval_dataset):
+        if dataset is not None:
+            require_columns(dataset, dataset_columns(config), config.dataset_name, purpose)
+    model, processor, peft_config = load_for_training(config, config.trust_remote_code)
+    trainer = TimerPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=processor,
+        peft_config=peft_config,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(config.output_dir)
+    return trainer
+
+
+def main(argv: Sequence[str] | None = None) -> TimerPOTrainer:
+    """Parse ``--config RECIPE.yaml`` and flag overrides, then train."""
+    return train(parse_config(TimerPOConfig, argv))
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "anomseer timerpo"))

@@ -1,0 +1,137 @@
+"""One TimerPO step on fixed completions, in one process or under ``accelerate launch``.
+
+``distributed_timerpo.py MODEL_DIR DATA_DIR OUT_DIR PER_DEVICE_BATCH`` trains one step with
+``projection: advantage`` and one with ``projection: gradient``; each rank writes
+``OUT_DIR/<projection>-rank<N>.pt`` with its part of the advantages and the gradients of the
+step. The test runs the same step in one process with the whole batch and compares.
+
+Sampling cannot give the same completions in one process and in two (each rank draws from its
+own generator), so the completions come from ``fixed_rollout`` (TRL's ``rollout_func`` hook):
+the completion at global position g of the batch is ``CANDIDATES[g % 5]``, the same text
+wherever it is computed. Everything else (rewards, hidden states, OT, gathering, projection,
+loss, backward, DDP) is the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from anomseer.protocol import format_answer
+
+GROUP_SIZE = 4
+PROMPTS = 3
+"""A global batch of 12 completions: with 6 per process the middle group spans both ranks."""
+CANDIDATES = (
+    format_answer([(500, 510)], "global point", think="a spike near 505"),
+    format_answer([], "normal", think="the sine is regular"),
+    format_answer([(100, 300)], "seasonal", think="the period changes"),
+    "<answer>[[0, 1000]]</answer>",
+    "I cannot tell.",
+)
+
+
+def fixed_rollout(prompts: list, trainer) -> dict:
+    """Completions by global batch position (TRL's ``rollout_func`` signature)."""
+    processor = trainer.processing_class
+    encoded = processor.apply_chat_template(
+        prompts, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
+    end = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    offset = trainer.accelerator.process_index * len(prompts)
+    completions = [
+        processor.tokenizer(CANDIDATES[(offset + i) % len(CANDIDATES)], add_special_tokens=False)[
+            "input_ids"
+        ]
+        + [end]
+        for i in range(len(prompts))
+    ]
+    return {
+        "prompt_ids": list(encoded["input_ids"]),
+        "completion_ids": completions,
+        "logprobs": None,
+    }
+
+
+def run_step(
+    model_dir: str,
+    data_dir: str,
+    out_dir: str,
+    per_device: int,
+    projection: str,
+    accumulation: int = 1,
+) -> dict:
+    """Train one step on the first rows of ``data_dir`` (an ``anomseer gen`` folder), in
+    ``accumulation`` micro-batches of ``per_device`` completions; return this rank's advantages
+    (before and after grounding), similarities, grounded advantages and the flat gradient the
+    optimizer received."""
+    import torch
+    from datasets import load_dataset
+    from transformers import TrainerCallback
+
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.timerpo import TimerPOConfig, TimerPOTrainer
+
+    record: dict = {}
+
+    class RecordingTrainer(TimerPOTrainer):
+        def _ground_advantages(self, batch, local, group_size, mode):
+            record["main"] = batch["advantages"].clone()
+            record["similarity"] = local.similarity.clone()
+            super()._ground_advantages(batch, local, group_size, mode)
+            record["advantages"] = batch["advantages"].clone()
+            if "grounded_advantages" in batch:
+                record["grounded"] = batch["grounded_advantages"].clone()
+
+    class GradientRecorder(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            named = sorted((n, p) for n, p in model.named_parameters() if p.grad is not None)
+            record["grad"] = torch.cat([p.grad.reshape(-1) for _, p in named]).clone()
+
+    config = TimerPOConfig(
+        output_dir=out_dir,
+        projection=projection,
+        num_generations=GROUP_SIZE,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        max_completion_length=64,
+        max_steps=1,
+        entropy_coef=0.0,  # a per-process token mean: it would differ between the layouts
+        max_grad_norm=0.0,
+        shuffle_dataset=False,
+        use_cpu=True,
+        bf16=False,  # CPU autocast to bfloat16 would round each layout differently
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+    )
+    model, processor = load_model_and_processor(model_dir, dtype="float32")
+    trainer = RecordingTrainer(
+        model=model,
+        args=config,
+        train_dataset=load_dataset(data_dir, split="train").select(range(PROMPTS)),
+        processing_class=processor,
+        rollout_func=fixed_rollout,
+        callbacks=[GradientRecorder()],
+    )
+    trainer.train()
+    return record
+
+
+def main() -> None:
+    import torch
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    model_dir, data_dir, out_dir, per_device = sys.argv[1:5]
+    out_dir = Path(out_dir)
+    for projection in ("advantage", "gradient"):
+        record = run_step(
+            model_dir, data_dir, str(out_dir / projection), int(per_device), projection
+        )
+        rank = int(os.environ.get("RANK", "0"))
+        torch.save(record, out_dir / f"{projection}-rank{rank}.pt")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,516 @@
+"""TimerPO on the offline tiny Qwen2.5-VL: config and bad input, grounded advantages against plain
+GRPO, every grounding and projection mode end to end, two processes, learning, resume, recipes."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from anomseer.cli import main as cli_main
+from anomseer.errors import UserInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo.yaml"
+GROUNDING_METRICS = (
+    "grounding/similarity",
+    "grounding/advantage_abs",
+    "grounding/cosine_main_ts",
+    "grounding/tie_fraction",
+    "grounding/time",
+)
+REWARD_METRICS = tuple(
+    f"rewards/{name}_reward/mean" for name in ("localization", "class", "format", "text_length")
+)
+
+
+@pytest.fixture(scope="module")
+def timerpo_data(tmp_path_factory, expert_ready):
+    """Ten rows of the tiny ``anomseer gen`` preset (two per family), as written by data_gen."""
+    from data_gen.build import build_split
+    from data_gen.presets import load_preset
+
+    folder = tmp_path_factory.mktemp("timerpo-data")
+    build_split(load_preset("tiny"), "train", folder, num_per_family=2, progress=False)
+    return folder
+
+
+def prompt_rows(data_dir, count: int):
+    """The first ``count`` rows of the generated split."""
+    from datasets import load_dataset
+
+    return load_dataset(str(data_dir), split="train").select(range(count))
+
+
+def without_expcot(data_dir, out_dir):
+    """The generated split without its ``expcot`` column, saved the way ``anomseer gen`` does."""
+    target = out_dir / "data" / "train-00000-of-00001.parquet"
+    target.parent.mkdir(parents=True)
+    prompt_rows(data_dir, 2).remove_columns("expcot").to_parquet(str(target))
+    return out_dir
+
+
+def text_length_reward(completions, **kwargs):
+    """A reward the random tiny model varies on: the completion's length in characters / 100."""
+    from anomseer.rewards import completion_text
+
+    return [len(completion_text(c)) / 100 for c in completions]
+
+
+def tiny_config(out_dir, **overrides):
+    from anomseer.trainers.timerpo import TimerPOConfig
+
+    settings = dict(
+        output_dir=str(out_dir),
+        num_generations=4,
+        per_device_train_batch_size=8,
+        max_completion_length=12,
+        max_steps=2,
+        learning_rate=1e-3,
+        reward_weights=None,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+        seed=0,
+    )
+    return TimerPOConfig(**{**settings, **overrides})
+
+
+def recording(trainer_cls):
+    """``trainer_cls`` keeping, per generation batch, the advantages it trains on and, for
+    TimerPO, the primary advantages and similarities behind them."""
+
+    class Recording(trainer_cls):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.records = []
+
+        def _generate_and_score_completions(self, inputs):
+            self.current = {}
+            batch = super()._generate_and_score_completions(inputs)
+            kept = ("advantages", "grounded_advantages")
+            self.current.update({k: batch[k].clone() for k in kept if k in batch})
+            self.records.append(self.current)
+            return batch
+
+        def _ground_advantages(self, batch, local, group_size, mode):  # TimerPO only
+            self.current.update(main=batch["advantages"].clone(), similarity=local.similarity)
+            super()._ground_advantages(batch, local, group_size, mode)
+
+    return Recording
+
+
+def train_recorded(trainer_cls, config, model_dir, data_dir, reward_funcs):
+    from anomseer.modeling import load_model_and_processor
+
+    model, processor = load_model_and_processor(model_dir, dtype="float32")
+    processor.tokenizer.padding_side = "left"  # as GRPO needs (TimerPO sets it itself)
+    trainer = recording(trainer_cls)(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=config,
+        train_dataset=prompt_rows(data_dir, 4),
+        processing_class=processor,
+    )
+    trainer.train()
+    return trainer
+
+
+def logged_steps(trainer):
+    return [entry for entry in trainer.state.log_history if "loss" in entry]
+
+
+# ---------------------------------------------------------------------------- config
+
+
+def test_defaults_reproduce_the_reference_run(tmp_path):
+    from anomseer.trainers.timerpo import TimerPOConfig
+
+    default = TimerPOConfig(output_dir=str(tmp_path), use_cpu=True)
+    assert (default.grounding, default.projection, default.alpha) == ("ot", "advantage", 0.3)
+    assert (default.ot_epsilon, default.ot_iterations, default.ot_temperature) == (0.08, 50, 0.5)
+    assert (default.ot_marginals, default.ot_dtype, default.expcot_max_tokens) == (
+        "norm_softmax",
+        "float64",
+        512,
+    )
+    assert default.reward_names == ["localization", "class", "format"]
+    assert default.reward_weights == [0.7, 0.2, 0.1]
+    assert default.scale_rewards == "none" and default.loss_type == "dapo"
+    assert (default.beta, default.epsilon, default.num_generations) == (0.001, 0.2, 5)
+    assert (default.temperature, default.learning_rate, default.lr_scheduler_type) == (
+        1.0,
+        1e-6,
+        "constant",
+    )
+    assert (default.weight_decay, default.max_grad_norm, default.entropy_coef) == (0.01, 1.0, 0.001)
+    assert (default.num_iterations, default.max_completion_length) == (1, 1024)
+    assert default.generation_batch_size % default.num_generations == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"alpha": -0.1}, "alpha must be a finite number >= 0"),
+        ({"grounding": "wasserstein"}, "grounding must be one of ot, cosine, none"),
+        ({"projection": "both"}, "projection must be one of advantage, gradient, none"),
+        ({"ot_epsilon": 0.0}, "ot_epsilon must be a positive number"),
+        ({"ot_marginals": "equal"}, "ot_marginals must be one of norm_softmax, uniform"),
+        ({"ot_dtype": "float16"}, "ot_dtype must be one of float64, float32"),
+        ({"expcot_max_tokens": 0}, "expcot_max_tokens must be at least 1"),
+        ({"reward_names": ["localisation"]}, "unknown reward function(s) 'localisation'"),
+        ({"reward_weights": [1.0]}, "reward_weights has 1 values but reward_names has 3"),
+        ({"num_generations": 3}, "num_generations=3 does not divide the generation batch of 8"),
+        ({"model_init_kwargs": {"dtype": "bfloat16"}}, "model_init_kwargs is not used"),
+    ],
+)
+def test_bad_settings_are_refused_with_one_line(overrides, message, tmp_path):
+    with pytest.raises(UserInputError) as error:
+        tiny_config(tmp_path, **overrides)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_gradient_projection_is_refused_where_it_cannot_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    with pytest.raises(UserInputError, match="DeepSpeed does not give"):
+        tiny_config(tmp_path, projection="gradient")
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    monkeypatch.setenv("FSDP_VERSION", "1")
+    with pytest.raises(UserInputError, match="FSDP version 2 only"):
+        tiny_config(tmp_path, projection="gradient")
+
+
+# ---------------------------------------------------------------------------- advantages
+
+
+@pytest.mark.slow
+def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(
+    tiny_model_dir, timerpo_data, tmp_path
+):
+    from trl import GRPOConfig, GRPOTrainer
+
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    reference = tiny_config(tmp_path / "grpo")
+    same = {
+        name: getattr(reference, name)
+        for name in (
+            "num_generations",
+            "per_device_train_batch_size",
+            "max_completion_length",
+            "max_steps",
+            "learning_rate",
+            "scale_rewards",
+            "beta",
+            "entropy_coef",
+            "lr_scheduler_type",
+            "weight_decay",
+            "use_cpu",
+            "bf16",
+            "gradient_checkpointing",
+            "report_to",
+            "save_strategy",
+            "logging_steps",
+            "disable_tqdm",
+            "seed",
+        )
+    }
+    grpo_config = GRPOConfig(output_dir=str(tmp_path / "grpo"), **same)
+    rewards = [text_length_reward]
+    grpo = train_recorded(GRPOTrainer, grpo_config, tiny_model_dir, timerpo_data, rewards)
+    runs = {
+        "alpha 0": tiny_config(tmp_path / "alpha0", alpha=0.0),
+        "grounding none": tiny_config(tmp_path / "none", grounding="none"),
+    }
+    for name, config in runs.items():
+        timerpo = train_recorded(TimerPOTrainer, config, tiny_model_dir, timerpo_data, rewards)
+        assert len(timerpo.records) == len(grpo.records) == 2, name
+        for ours, theirs in zip(timerpo.records, grpo.records, strict=True):
+            assert torch.equal(ours["advantages"], theirs["advantages"]), name
+        assert any(record["advantages"].abs().sum() > 0 for record in grpo.records)
+        weights = dict(grpo.model.named_parameters())
+        for key, value in timerpo.model.named_parameters():
+            assert torch.equal(value, weights[key]), (name, key)
+        logged = logged_steps(timerpo)[0]
+        assert ("grounding/similarity" in logged) == (name == "alpha 0")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("grounding", "projection"),
+    [("ot", "advantage"), ("ot", "none"), ("ot", "gradient"), ("cosine", "advantage")],
+)
+def test_each_mode_trains_and_logs_every_metric(
+    grounding, projection, tiny_model_dir, timerpo_data, tmp_path
+):
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.projection import PROJECTION_EPS
+    from anomseer.rewards import get_reward_funcs
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    alpha, size = 0.3, 4
+    config = tiny_config(tmp_path, grounding=grounding, projection=projection, alpha=alpha)
+    rewards = [*get_reward_funcs(["localization", "class", "format"]), text_length_reward]
+    trainer = train_recorded(TimerPOTrainer, config, tiny_model_dir, timerpo_data, rewards)
+
+    expected = {*REWARD_METRICS, *GROUNDING_METRICS}
+    if grounding == "ot":
+        expected.add("grounding/transport_cost")
+    if projection == "gradient":
+        expected |= {"grounding/gradient_coefficient", "grounding/aux_loss"}
+    steps = logged_steps(trainer)
+    assert len(steps) == 2
+    for entry in steps:
+        assert expected <= set(entry), expected - set(entry)
+        assert 0.0 <= entry["grounding/similarity"] <= 1.0
+        assert entry["grounding/time"] > 0
+
+    for record in trainer.records:
+        main, advantages = record["main"].double(), record["advantages"].double()
+        similarity = record["similarity"].view(-1, size)
+        a_ts = (similarity - similarity.mean(dim=1, keepdim=True)).reshape(-1)
+        assert 0 < a_ts.abs().max() < 1
+        if projection == "gradient":
+            assert torch.equal(record["advantages"], record["main"])
+            assert torch.allclose(record["grounded_advantages"].double(), a_ts, atol=1e-6)
+            continue
+        change = (advantages - main).view(-1, size)
+        if projection == "none":
+            assert torch.allclose(change.reshape(-1), alpha * a_ts, atol=1e-6)
+        else:  # each group's grounded term is orthogonal to its primary advantage
+            main_groups = main.view(-1, size)
+            not_tied = main_groups.square().sum(dim=1) > PROJECTION_EPS
+            assert not_tied.any()
+            dots = (change * main_groups).sum(dim=1)[not_tied]
+            assert dots.abs().max() < 1e-6
+            assert change.abs().max() > 0
+        assert change.sum(dim=1).abs().max() < 1e-6  # still centred per group
+
+    initial, _ = load_model_and_processor(tiny_model_dir, dtype="float32")
+    weights = dict(initial.named_parameters())
+    assert any(not torch.equal(p, weights[k]) for k, p in trainer.model.named_parameters())
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_same_advantages_and_gradients_as_one(
+    tiny_model_dir, timerpo_data, tmp_path, monkeypatch
+):
+    from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
+
+    world, total = 2, GROUP_SIZE * PROMPTS
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(world),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(port),
+        str(Path(__file__).with_name("distributed_timerpo.py")),
+        str(tiny_model_dir),
+        str(timerpo_data),
+        str(tmp_path),
+        str(total // world),
+    ]
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    launched = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    # meanwhile, the same step in this process with the whole batch
+    single = {
+        projection: run_step(
+            str(tiny_model_dir), str(timerpo_data), str(tmp_path / projection), total, projection
+        )
+        for projection in ("advantage", "gradient")
+    }
+    _, stderr = launched.communicate(timeout=400)
+    assert launched.returncode == 0, stderr[-3000:]
+
+    for projection, one in single.items():
+        ranks = [torch.load(tmp_path / f"{projection}-rank{r}.pt") for r in range(world)]
+        for key in ("main", "similarity", "advantages", "grounded"):
+            if key in one:
+                joined = torch.cat([rank[key] for rank in ranks])
+                assert torch.allclose(joined.double(), one[key].double(), atol=1e-6), key
+        # the middle group spans both ranks and carries a grounded term
+        middle = slice(GROUP_SIZE, 2 * GROUP_SIZE)
+        assert total // world not in (0, total) and GROUP_SIZE < total // world < 2 * GROUP_SIZE
+        assert one["main"][middle].abs().sum() > 0
+        if projection == "advantage":
+            assert not torch.allclose(one["advantages"][middle], one["main"][middle])
+        for rank in ranks:  # DDP leaves the same projected gradient on every rank
+            assert torch.allclose(rank["grad"], one["grad"], rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
+    tiny_model_dir, timerpo_data, tmp_path, monkeypatch
+):
+    from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
+
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    total = GROUP_SIZE * PROMPTS
+    args = (str(tiny_model_dir), str(timerpo_data))
+    whole = run_step(*args, str(tmp_path / "whole"), total, "gradient")
+    halves = run_step(*args, str(tmp_path / "halves"), total // 2, "gradient", accumulation=2)
+    # the primary and the grounded gradients are accumulated apart, then projected once
+    assert torch.allclose(halves["grad"], whole["grad"], rtol=1e-4, atol=1e-7)
+    assert torch.equal(halves["grounded"], whole["grounded"])
+
+
+@pytest.mark.slow
+def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, timerpo_data, tmp_path):
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    half = len(processor.tokenizer) // 2
+
+    def low_token_share(completions, completion_ids, **kwargs):
+        """Share of completion tokens from the lower half of the vocabulary."""
+        return [sum(token < half for token in ids) / max(len(ids), 1) for ids in completion_ids]
+
+    config = tiny_config(tmp_path, max_steps=16, max_completion_length=8, learning_rate=3e-2)
+    trainer = TimerPOTrainer(
+        model=model,
+        reward_funcs=[low_token_share],
+        args=config,
+        train_dataset=prompt_rows(timerpo_data, 2),
+        processing_class=processor,
+    )
+    trainer.train()
+    rewards = [entry["reward"] for entry in logged_steps(trainer)]
+    assert len(rewards) == 16
+    first, last = sum(rewards[:4]) / 4, sum(rewards[-4:]) / 4
+    assert last > first + 0.25, rewards  # about 0.5 -> 1.0 here
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def timerpo_args(model_dir, data_dir, out_dir, *flags):
+    """The tiny recipe with its paths pointed at the test's model, data and output."""
+    return [
+        "--config",
+        str(TINY_RECIPE),
+        "--model_name_or_path",
+        str(model_dir),
+        "--dataset_name",
+        str(data_dir),
+        "--output_dir",
+        str(out_dir),
+        "--max_completion_length",
+        "12",
+        "--disable_tqdm",
+        "true",
+        *flags,
+    ]
+
+
+@pytest.mark.slow
+def test_resumed_run_continues_at_its_step_and_ends_where_an_uninterrupted_one_does(
+    tiny_model_dir, timerpo_data, tmp_path
+):
+    from anomseer.trainers.timerpo import main
+
+    flags = ["--max_steps", "3", "--save_steps", "1"]
+    straight = main(timerpo_args(tiny_model_dir, timerpo_data, tmp_path / "a", *flags))
+    checkpoint = tmp_path / "a" / "checkpoint-2"
+    assert checkpoint.is_dir()
+    flags += ["--resume_from_checkpoint", str(checkpoint)]
+    resumed = main(timerpo_args(tiny_model_dir, timerpo_data, tmp_path / "b", *flags))
+    assert resumed.state.global_step == 3
+    assert [entry["step"] for entry in logged_steps(resumed)] == [1, 2, 3]
+    weights = dict(straight.model.named_parameters())
+    for key, value in resumed.model.named_parameters():
+        assert torch.equal(value, weights[key]), key
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no-expcot", "no 'expcot' column"),
+        ("negative-alpha", "alpha must be a finite number >= 0"),
+        ("indivisible", "num_generations=3 does not divide the generation batch of 8"),
+        ("deepspeed-gradient", "projection=gradient needs the two gradients apart"),
+        ("unknown-reward", "unknown reward function(s) 'localisation'"),
+        ("no-grounding-needs-no-expcot", "nowhere' does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_before_any_model_loads(
+    case, message, timerpo_data, tmp_path, capsys, monkeypatch
+):
+    data, extra = timerpo_data, []
+    if case in ("no-expcot", "no-grounding-needs-no-expcot"):
+        data = without_expcot(timerpo_data, tmp_path / "data")
+    if case == "no-grounding-needs-no-expcot":
+        extra = ["--grounding", "none"]  # gets past the checks, then finds no model
+    elif case == "negative-alpha":
+        extra = ["--alpha", "-1"]
+    elif case == "indivisible":
+        extra = ["--num_generations", "3"]
+    elif case == "deepspeed-gradient":
+        monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+        extra = ["--projection", "gradient"]
+    elif case == "unknown-reward":
+        extra = ["--reward_names", "localisation", "class", "format"]
+    # the model path does not exist: any check that ran after loading would report that instead
+    args = timerpo_args(tmp_path / "nowhere", data, tmp_path / "out", *extra)
+    assert cli_main(["timerpo", *args]) == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("anomseer timerpo: error: ")
+    assert message in last_line
+
+
+# ---------------------------------------------------------------------------- recipes
+
+RECIPES = sorted((ROOT / "recipes").glob("*/timerpo*.yaml"))
+ABLATIONS = {
+    "timerpo-alpha0.yaml": {"alpha": 0.0},
+    "timerpo-no-projection.yaml": {"projection": "none"},
+    "timerpo-cosine.yaml": {"grounding": "cosine"},
+}
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_timerpo_recipes_parse(recipe, tmp_path):
+    from anomseer.trainers.arguments import parse_config
+    from anomseer.trainers.timerpo import TimerPOConfig
+
+    overrides = ["--output_dir", str(tmp_path)]
+    if not torch.cuda.is_available():
+        overrides += ["--bf16", "false", "--use_cpu", "true", "--use_vllm", "false"]
+    config = parse_config(TimerPOConfig, ["--config", str(recipe), *overrides])
+    assert config.model_name_or_path and config.dataset_name
+    assert config.reward_names == ["localization", "class", "format"]
+    assert config.reward_weights == [0.7, 0.2, 0.1]
+    assert config.generation_batch_size % config.num_generations == 0
+
+
+def test_ablation_recipes_change_only_their_setting():
+    base = yaml.safe_load((ROOT / "recipes" / "qwen2.5-vl-3b" / "timerpo.yaml").read_text())
+    for name, change in ABLATIONS.items():
+        ablation = yaml.safe_load((ROOT / "recipes" / "qwen2.5-vl-3b" / name).read_text())
+        differing = {k for k in base.keys() | ablation.keys() if base.get(k) != ablation.get(k)}
+        assert differing == {*change, "output_dir"}, name
+        assert all(ablation[k] == v for k, v in change.items()), name
