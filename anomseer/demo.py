@@ -112,7 +112,7 @@ def _stage_flags(model: Path, data: Path, output: Path, steps: int) -> list[str]
         "--output_dir", str(output),
         "--max_steps", str(steps),
         "--save_steps", str(max(1, steps // 2)),
-        "--disable_tqdm", "true",
+        "--logging_steps", str(max(1, steps // 20)),
     ]  # fmt: skip
 
 

@@ -22,15 +22,7 @@ def test_help_lists_every_command_without_heavy_imports():
     assert "demo" in help_text and "tiny-model" in help_text
 
 
-def test_demo_answers_one_plot(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--max-new-tokens", "4"]) == 0
-    out = capsys.readouterr().out
-    assert "parsed:" in out and "random weights" in out
-    assert (tmp_path / "plot.png").is_file()
-
-
-def test_bad_model_path_is_one_line(tmp_path, capsys):
-    from anomseer.commands import demo  # noqa: F401
-
-    code = main(["tiny-model", str(tmp_path / "m")])
-    assert code == 0 and (tmp_path / "m" / "config.json").is_file()
+def test_tiny_model_command_builds_a_loadable_folder(tmp_path, capsys):
+    assert main(["tiny-model", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "config.json").is_file()
+    assert "ready" in capsys.readouterr().out
