@@ -137,11 +137,23 @@ class _LinePlot:
             self._axes.set_ylim(*ylim)
             if self.style.xtick_step:
                 self._axes.set_xticks(np.arange(0, length + 1, self.style.xtick_step))
-            self._canvas.figure.tight_layout()
+            _tight_layout_from_defaults(self._canvas.figure)
             self._laid_out_for = key
         if blit and self.style.ylim is not None:
             return self._canvas.blit(key, self._dynamic)
         return self._canvas.full_draw()
+
+
+def _tight_layout_from_defaults(figure: object) -> None:
+    """Tight layout starting from the default subplot parameters: tight_layout refines the
+    current ones, so without the reset a plot would depend on what the figure drew before."""
+    from matplotlib.figure import SubplotParams
+
+    defaults = SubplotParams()
+    figure.subplots_adjust(
+        left=defaults.left, right=defaults.right, bottom=defaults.bottom, top=defaults.top
+    )
+    figure.tight_layout()
 
 
 class _GridPlot:

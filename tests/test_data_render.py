@@ -77,3 +77,11 @@ def test_bad_input_and_png():
         renderer.render(np.zeros((2, 2, 2)))
     data = png_bytes(renderer.render(_series(1000)), compress_level=1)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_plot_does_not_depend_on_what_the_renderer_drew_before():
+    series = np.sin(np.arange(1000) / 7.0)
+    fresh = np.asarray(PlotRenderer(PAPER_STYLE).render(series))
+    used = PlotRenderer(PAPER_STYLE)
+    used.render(40.0 * np.cos(np.arange(237) / 3.0))  # another length: another layout
+    assert np.array_equal(np.asarray(used.render(series)), fresh)
