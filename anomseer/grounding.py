@@ -23,9 +23,12 @@ MARGINALS = ("norm_softmax", "uniform")
 SIMILARITIES = ("ot", "cosine")
 """Optimal-transport similarity, or cosine of the mean-pooled states (an ablation)."""
 
-_PAD_KERNEL_GAP = 1e4
-"""Padded token pairs get a cost this many epsilons above any real cost (at most 2), so
-exp(-cost / epsilon) is exactly 0 for them from the first Sinkhorn step on."""
+_PAD_KERNEL_GAP = 40.0
+"""Padded token pairs get a cost this many epsilons above any real cost (at most 2): their
+kernel exp(-cost / epsilon) is e^-40 of the smallest real one, so they change W by less than
+1e-15, yet stays positive, so zero-mass padded rows divide 0 by a positive number."""
+_UNDERFLOW_HEADROOM = 20.0
+"""Natural-log margin kept above the dtype's smallest normal number in the standard domain."""
 
 
 class GroundedSimilarity(NamedTuple):
@@ -133,10 +136,25 @@ def transport_cost(
         b=_marginal(ref, ref_mask, marginals),
         max_iter=iterations,
         tol=0.0,
-        method="log_sinkhorn",
+        method=_sinkhorn_method(device, dtype, epsilon),
         grad="detach",
     )
     return torch.where(empty, 1.0, result.value_linear)
+
+
+def _sinkhorn_method(device: torch.device, dtype: torch.dtype, epsilon: float) -> str:
+    """POT's standard-domain batched Sinkhorn (the reference recursion, several times faster)
+    where it is safe, else its log-domain one.
+
+    Safe means: on the CPU (POT 0.9.7's standard-domain batch solver starts from CPU tensors,
+    so it fails on other devices) and no kernel value, padded pairs included, underflows in
+    ``dtype``. Both give the same W to rounding (tests check both against the recursion).
+    """
+    smallest_log_kernel = -(2.0 + _PAD_KERNEL_GAP * epsilon) / epsilon
+    floor = math.log(torch.finfo(dtype).tiny) + _UNDERFLOW_HEADROOM
+    if device.type == "cpu" and smallest_log_kernel > floor:
+        return "sinkhorn"
+    return "log_sinkhorn"
 
 
 def similarity_from_cost(cost: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from anomseer import grounding
 from anomseer.errors import UserInputError
 from anomseer.grounding import (
     grounded_advantage,
@@ -73,6 +74,26 @@ def test_transport_cost_matches_reference_recursion(
     for i, (n, m) in enumerate(zip(resp_lengths, ref_lengths, strict=True)):
         want = reference_cost(resp[i, :n], ref[i, :m], epsilon, 50, marginals)
         assert abs(got[i].item() - want) < 1e-6, (i, got[i].item(), want)
+
+
+@pytest.mark.parametrize("method", ["sinkhorn", "log_sinkhorn"])
+def test_both_pot_solvers_match_the_reference_recursion(method, monkeypatch):
+    monkeypatch.setattr(grounding, "_sinkhorn_method", lambda *_: method)
+    generator = torch.Generator().manual_seed(3)
+    resp, resp_mask = padded_batch([9, 2, 14], 16, generator)
+    ref, ref_mask = padded_batch([20, 5, 1], 16, generator)
+    got = transport_cost(resp, resp_mask, ref, ref_mask)
+    for i, (n, m) in enumerate([(9, 20), (2, 5), (14, 1)]):
+        assert abs(got[i].item() - reference_cost(resp[i, :n], ref[i, :m])) < 1e-12
+
+
+def test_standard_domain_only_on_cpu_without_underflow():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert grounding._sinkhorn_method(cpu, torch.float64, 0.08) == "sinkhorn"
+    assert grounding._sinkhorn_method(cpu, torch.float32, 0.08) == "sinkhorn"
+    # exp(-(2 + 40 * 0.02) / 0.02) = e^-140 underflows float32: the log domain takes over
+    assert grounding._sinkhorn_method(cpu, torch.float32, 0.02) == "log_sinkhorn"
+    assert grounding._sinkhorn_method(gpu, torch.float64, 0.08) == "log_sinkhorn"
 
 
 def test_padding_content_and_width_do_not_change_the_cost():
