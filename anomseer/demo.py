@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from anomseer.evaluation.predictions import write_atomic
+from anomseer.atomic_files import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_RECIPES = ROOT / "recipes" / "tiny-cpu"

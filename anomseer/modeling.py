@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anomseer.atomic_files import atomic_folder
 from anomseer.errors import UserInputError
 from anomseer.protocol import ANOMALY_LABELS, LABELS, build_prompt, format_answer
 
@@ -188,14 +187,9 @@ def build_tiny_model(path: str | os.PathLike, seed: int = 0) -> Path:
     model = Qwen2_5_VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-")
-    try:
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_folder(target) as folder:
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
     return target
 
 

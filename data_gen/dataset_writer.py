@@ -4,22 +4,22 @@ Layout: ``DIR/data/<split>-<i>-of-<n>.parquet`` (five-digit numbers), a dataset 
 ``DIR/README.md`` whose YAML header lists the splits (so ``datasets.load_dataset(DIR,
 split=...)`` works for any split name), and ``DIR/anomseer-dataset.json``, the record of what
 each split was built from. Each shard is written to a hidden temporary file in the same folder
-and renamed into place, so a shard file is either complete or absent. A rerun skips finished
-shards; rows must be a pure function of their indices, so a run killed midway and restarted
-yields the same bytes as an uninterrupted one. A folder holding a split built from a different
-recipe is refused rather than mixed.
+and renamed into place (``anomseer.atomic_files``), so a shard file is either complete or
+absent. A rerun skips finished shards; rows must be a pure function of their indices, so a run
+killed midway and restarted yields the same bytes as an uninterrupted one. A folder holding a
+split built from a different recipe is refused rather than mixed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from anomseer.atomic_files import atomic_open
 from anomseer.errors import UserInputError
 
 MANIFEST = "anomseer-dataset.json"
@@ -156,9 +156,8 @@ def _write_shard(path: Path, rows: range, make_rows: Callable, features) -> int:
     from datasets import Dataset
 
     table = Dataset.from_list(make_rows(rows), features=features).data.table
-    _atomic_write(
-        path, "wb", lambda stream: pq.write_table(table, stream, row_group_size=ROW_GROUP_SIZE)
-    )
+    with atomic_open(path, "wb") as stream:
+        pq.write_table(table, stream, row_group_size=ROW_GROUP_SIZE)
     return len(rows)
 
 
@@ -278,20 +277,5 @@ def _count_table(what: str, counts: Mapping[str, int]) -> list[str]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    _atomic_write(path, "w", lambda stream: stream.write(text))
-
-
-def _atomic_write(path: Path, mode: str, write: Callable) -> None:
-    """Write through a hidden temporary file in the same folder, then rename it into place
-    (readable like any new file: mode 0666 minus the umask)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
-            write(stream)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w") as stream:
+        stream.write(text)

@@ -7,11 +7,11 @@ red. Dataset images come from ``data_gen.render`` and never do.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from anomseer.atomic_files import atomic_open
 from data_gen.build import make_sample
 from data_gen.presets import Preset
 from data_gen.rows import anomaly_type_for
@@ -60,14 +60,6 @@ def draw_preview(samples: list[tuple[str, int, Sample]], path: str | os.PathLike
     figure.tight_layout()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".png", dir=target.parent
-    )
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(target, "wb") as stream:
+        figure.savefig(stream, format="png")
     return target

@@ -108,12 +108,9 @@ def seasonal_series(
     factor: float = 3.0,
 ) -> Sample:
     """Windows replaced by the base sine at ``factor`` times its frequency."""
-    series = noisy_sine(rng, length, frequency, amplitude, noise)
-    intervals = _windows(rng, length, ratio, radius)
-    fast = noisy_sine(rng, length, frequency * factor, amplitude, noise)
-    for start, end in intervals:
-        series[start:end] = fast[start:end]
-    return Sample(series, intervals)
+    return _replaced_windows(
+        rng, length, frequency, amplitude, noise, ratio, radius, frequency * factor
+    )
 
 
 def trend_window_series(
@@ -149,11 +146,31 @@ def shapelet_series(
     radius: int = 5,
 ) -> Sample:
     """Windows replaced by a square-wave approximation of ``SQUARE_HARMONICS`` odd harmonics."""
+    return _replaced_windows(
+        rng, length, frequency, amplitude, noise, ratio, radius, frequency, SQUARE_HARMONICS
+    )
+
+
+def _replaced_windows(
+    rng: np.random.Generator,
+    length: int,
+    frequency: float,
+    amplitude: float,
+    noise: float,
+    ratio: float,
+    radius: int,
+    replacement_frequency: float,
+    replacement_harmonics: int = 1,
+) -> Sample:
+    """The base sine with its anomaly windows taken from a second wave (same amplitude and
+    noise) of ``replacement_frequency`` and ``replacement_harmonics``."""
     series = noisy_sine(rng, length, frequency, amplitude, noise)
     intervals = _windows(rng, length, ratio, radius)
-    square = noisy_sine(rng, length, frequency, amplitude, noise, harmonics=SQUARE_HARMONICS)
+    replacement = noisy_sine(
+        rng, length, replacement_frequency, amplitude, noise, harmonics=replacement_harmonics
+    )
     for start, end in intervals:
-        series[start:end] = square[start:end]
+        series[start:end] = replacement[start:end]
     return Sample(series, intervals)
 
 

@@ -68,7 +68,7 @@ def long_series(length: int, seed: int):
 
 def throughput(length: int, seed: int) -> tuple[int, float]:
     """(rows, seconds) to scan and build every window of one UCR-layout file."""
-    from data_gen.benchmarks.convert import ConvertOptions, scan, window_rows
+    from data_gen.benchmarks.convert import ConvertOptions, inventory_rows, scan
     from data_gen.expert import warm_up
 
     warm_up()
@@ -78,16 +78,7 @@ def throughput(length: int, seed: int) -> tuple[int, float]:
         Path(folder, name).write_text("\n".join(f"{v:.6f}" for v in values))
         began = time.perf_counter()
         inventory = scan(folder, ConvertOptions("ucr"), progress=False)
-        options = inventory.options
-        source = (options.format, inventory.root, inventory.files, options.read_options)
-        rows = window_rows(
-            source,
-            inventory.windows,
-            options.split,
-            options.effective_scale,
-            options.effective_style,
-            range(len(inventory.windows)),
-        )
+        rows = inventory_rows(inventory)(range(len(inventory.windows)))
         return len(rows), time.perf_counter() - began
 
 

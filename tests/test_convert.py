@@ -16,8 +16,8 @@ from data_gen.benchmarks.convert import (
     SCALES,
     STYLES,
     ConvertOptions,
+    inventory_rows,
     scan,
-    window_rows,
 )
 from data_gen.benchmarks.expert_label import expert_label
 from data_gen.benchmarks.pickled import load_data_pkl
@@ -50,16 +50,7 @@ def _mask(length, intervals):
 
 def _rows(inventory):
     """Every row of a scanned inventory, built in memory (no parquet)."""
-    options = inventory.options
-    source = (options.format, inventory.root, inventory.files, options.read_options)
-    return window_rows(
-        source,
-        inventory.windows,
-        options.split,
-        options.effective_scale,
-        options.effective_style,
-        range(len(inventory.windows)),
-    )
+    return inventory_rows(inventory)(range(len(inventory.windows)))
 
 
 def _check_truth(rows, labels_by_file, values_by_file=None):

@@ -3,7 +3,6 @@ resume, two processes, recipes and bad input."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from sft_dataset import write_sft_dataset
+from training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
@@ -29,19 +29,7 @@ def sft_data(tmp_path_factory):
 
 def sft_args(model_dir, data_dir, out_dir, *flags):
     """The tiny recipe with its paths pointed at the test's model, data and output."""
-    return [
-        "--config",
-        str(TINY_RECIPE),
-        "--model_name_or_path",
-        str(model_dir),
-        "--dataset_name",
-        str(data_dir),
-        "--output_dir",
-        str(out_dir),
-        "--disable_tqdm",
-        "true",
-        *flags,
-    ]
+    return recipe_args(TINY_RECIPE, model_dir, data_dir, out_dir, *flags)
 
 
 def train(*args):
@@ -270,32 +258,16 @@ def test_two_processes_end_with_identical_weights(tiny_model_dir, sft_data, tmp_
 
     from anomseer.modeling import load_model_and_processor
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(port),
-        str(Path(__file__).with_name("distributed_sft.py")),
+    command = launch_command(
+        2,
+        Path(__file__).with_name("distributed_sft.py"),
         str(tmp_path),
         *sft_args(tiny_model_dir, sft_data, tmp_path / "out", "--max_steps", "2"),
         "--per_device_train_batch_size",
         "2",
         "--save_strategy",
         "no",
-    ]
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]

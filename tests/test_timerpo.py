@@ -2,14 +2,13 @@
 GRPO, every grounding and projection mode end to end, two processes, learning, resume, recipes."""
 
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
@@ -307,30 +306,14 @@ def test_two_processes_give_the_same_advantages_and_gradients_as_one(
     from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
 
     world, total = 2, GROUP_SIZE * PROMPTS
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(world),
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(port),
-        str(Path(__file__).with_name("distributed_timerpo.py")),
+    command = launch_command(
+        world,
+        Path(__file__).with_name("distributed_timerpo.py"),
         str(tiny_model_dir),
         str(timerpo_data),
         str(tmp_path),
         str(total // world),
-    ]
+    )
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     launched = subprocess.Popen(
@@ -410,21 +393,9 @@ def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, timerpo_data, tmp_p
 
 def timerpo_args(model_dir, data_dir, out_dir, *flags):
     """The tiny recipe with its paths pointed at the test's model, data and output."""
-    return [
-        "--config",
-        str(TINY_RECIPE),
-        "--model_name_or_path",
-        str(model_dir),
-        "--dataset_name",
-        str(data_dir),
-        "--output_dir",
-        str(out_dir),
-        "--max_completion_length",
-        "12",
-        "--disable_tqdm",
-        "true",
-        *flags,
-    ]
+    return recipe_args(
+        TINY_RECIPE, model_dir, data_dir, out_dir, "--max_completion_length", "12", *flags
+    )
 
 
 @pytest.mark.slow

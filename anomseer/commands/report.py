@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from anomseer.atomic_files import write_atomic
     from anomseer.evaluation import compare_runs, load_run
-    from anomseer.evaluation.predictions import write_atomic
 
     folders = [Path(run) for run in args.runs]
     names = [folder.resolve().name for folder in folders]

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import argparse
 
+from anomseer.commands.training_stage import add_recipe_argument, run_stage
+
 NAME = "sft"
 HELP = "supervised fine-tuning on plots with the expert chain of thought"
 ACCEPTS_EXTRA_ARGS = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", required=True, help="YAML recipe, e.g. recipes/tiny-cpu/sft.yaml"
-    )
+    add_recipe_argument(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
-    from anomseer.trainers.sft import main
-
-    trainer = main(["--config", args.config, *args.extra_args])
-    print(
-        f"SFT finished after {trainer.state.global_step} steps; model in {trainer.args.output_dir}"
-    )
-    return 0
+    return run_stage(NAME, "SFT", args)

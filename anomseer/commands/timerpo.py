@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import argparse
 
+from anomseer.commands.training_stage import add_recipe_argument, run_stage
+
 NAME = "timerpo"
 HELP = "reinforcement learning with the grounded advantage (GRPO + optimal transport)"
 ACCEPTS_EXTRA_ARGS = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", required=True, help="YAML recipe, e.g. recipes/tiny-cpu/timerpo.yaml"
-    )
+    add_recipe_argument(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
-    from anomseer.trainers.timerpo import main
-
-    trainer = main(["--config", args.config, *args.extra_args])
-    print(
-        f"TimerPO finished after {trainer.state.global_step} steps; model in "
-        f"{trainer.args.output_dir}"
-    )
-    return 0
+    return run_stage(NAME, "TimerPO", args)

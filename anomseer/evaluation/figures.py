@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anomseer.evaluation.predictions import write_atomic
+from anomseer.atomic_files import write_atomic
 from anomseer.protocol import LABELS
 
 if TYPE_CHECKING:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from anomseer.atomic_files import write_atomic
 
 PREDICTIONS_FILE = "predictions.jsonl"
 
@@ -64,20 +65,3 @@ class PredictionLog:
     def latest(self) -> dict[tuple[str, int], dict]:
         """The last record of each (id, sample): a retried failure is replaced by its retry."""
         return {(record["id"], record.get("sample", 0)): record for record in self.records}
-
-
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write a file through a temporary sibling and a rename: it is whole or absent."""
-    path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes the file private; outputs are meant to be read
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anomseer.atomic_files import write_atomic
+from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError
 from anomseer.evaluation.backends import (
     Backend,
@@ -23,14 +25,8 @@ from anomseer.evaluation.backends import (
     backend_class,
     load_backend,
 )
-from anomseer.evaluation.dataset import (
-    OPTIONAL_COLUMNS,
-    SCORING_COLUMNS,
-    check_columns,
-    check_unique_ids,
-    load_split,
-)
-from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog, write_atomic
+from anomseer.evaluation.dataset import OPTIONAL_COLUMNS, SCORING_COLUMNS, check_unique_ids
+from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
 from anomseer.metrics import SampleScore, aggregate_scores, score_completion
 from anomseer.protocol import Answer

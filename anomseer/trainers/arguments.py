@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from anomseer.errors import UserInputError
+from anomseer.errors import UserInputError, first_line
 
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Linear layers that get LoRA adapters: attention and MLP projections of every block."""
@@ -170,7 +170,7 @@ def parse_config(config_cls: type[ConfigT], argv: Sequence[str] | None = None) -
     except UserInputError:
         raise
     except ValueError as error:
-        raise UserInputError(_first_line(error)) from error
+        raise UserInputError(first_line(error)) from error
     return config
 
 
@@ -202,7 +202,7 @@ def _check_recipe_keys(path: Path, config_cls: type) -> None:
         recipe: Any = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise UserInputError(
-            f"recipe {str(path)!r} is not valid YAML: {_first_line(error)}"
+            f"recipe {str(path)!r} is not valid YAML: {first_line(error)}"
         ) from None
     if not isinstance(recipe, dict):
         raise UserInputError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
@@ -217,8 +217,3 @@ def _check_recipe_keys(path: Path, config_cls: type) -> None:
             f"recipe {str(path)!r} has unknown key(s) {', '.join(hints)}; remove them or fix "
             f"the spelling (the fields of {config_cls.__name__} are listed by --help)"
         )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

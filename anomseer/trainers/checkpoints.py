@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from anomseer.atomic_files import atomic_folder
 from anomseer.errors import UserInputError
 from anomseer.modeling import is_hub_id
 
@@ -119,16 +118,9 @@ def export_checkpoint(
         model = PeftModel.from_pretrained(model, str(source)).merge_and_unload()
     else:
         model, _ = load_model_and_processor(source, dtype=dtype)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-")
-    try:
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        if target.exists():  # an empty folder made beforehand
-            target.rmdir()
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_folder(target) as folder:
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
     return target
 
 

@@ -35,12 +35,7 @@ from anomseer.trainers.arguments import (
 )
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.training_data import (
-    SFT_COLUMNS,
-    check_max_length,
-    load_split,
-    require_columns,
-)
+from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_training_splits
 
 
 @dataclass
@@ -112,15 +107,8 @@ def build_collator(processor, config: AnomSeerSFTConfig) -> CompletionCollator:
 def train(config: AnomSeerSFTConfig) -> AnomSeerSFTTrainer:
     """Run SFT as ``config`` says, save the final model and processor to ``output_dir``, and
     return the trainer."""
-    if not config.dataset_name:
-        raise UserInputError("no dataset: set dataset_name in the recipe or pass it as a flag")
     resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
-    train_dataset = load_split(config.dataset_name, config.dataset_train_split)
-    require_columns(train_dataset, SFT_COLUMNS, config.dataset_name, "SFT")
-    eval_dataset = None
-    if config.dataset_test_split:
-        eval_dataset = load_split(config.dataset_name, config.dataset_test_split)
-        require_columns(eval_dataset, SFT_COLUMNS, config.dataset_name, "SFT")
+    train_dataset, eval_dataset = load_training_splits(config, SFT_COLUMNS, "SFT")
     model, processor, peft_config = load_for_training(config, config.trust_remote_code)
     for dataset in (train_dataset, eval_dataset):
         if dataset is not None:

@@ -64,7 +64,7 @@ from anomseer.trainers.arguments import (
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
-from anomseer.trainers.training_data import load_split, require_columns
+from anomseer.trainers.training_data import load_training_splits
 
 GROUNDINGS = ("ot", "cosine", "none")
 """How a completion's similarity to the ExpCoT is measured; ``none`` is plain GRPO."""
@@ -499,17 +499,9 @@ def dataset_columns(config: TimerPOConfig) -> tuple[str, ...]:
 def train(config: TimerPOConfig) -> TimerPOTrainer:
     """Run TimerPO as ``config`` says, save the final model and processor to ``output_dir``, and
     return the trainer. The data is checked before the model is loaded."""
-    if not config.dataset_name:
-        raise UserInputError("no dataset: set dataset_name in the recipe or pass it as a flag")
     resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
     purpose = f"TimerPO with grounding={config.grounding}"
-    splits = [config.dataset_train_split, config.dataset_test_split]
-    train_dataset, eval_dataset = (
-        load_split(config.dataset_name, split) if split else None for split in splits
-    )
-    for dataset in (train_dataset, eval_dataset):
-        if dataset is not None:
-            require_columns(dataset, dataset_columns(config), config.dataset_name, purpose)
+    train_dataset, eval_dataset = load_training_splits(config, dataset_columns(config), purpose)
     model, processor, peft_config = load_for_training(config, config.trust_remote_code)
     trainer = TimerPOTrainer(
         model=model,

@@ -8,15 +8,16 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError
-from anomseer.modeling import is_hub_id
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import ProcessorMixin
+
+    from anomseer.trainers.arguments import DatasetArguments
 
 logger = logging.getLogger(__name__)
 
@@ -24,34 +25,22 @@ SFT_COLUMNS = ("image", "prompt", "completion")
 """Columns SFT reads: the label-free plot, the conversational prompt and the target answer."""
 
 
-def load_split(name: str, split: str) -> Dataset:
-    """One split of a local ``anomseer gen`` folder (``DIR/data/<split>-*.parquet``) or a hub
-    dataset, loaded with ``datasets.load_dataset``."""
-    from datasets import load_dataset
-
-    path = Path(name).expanduser()
-    if not path.exists() and not is_hub_id(name):
-        raise UserInputError(
-            f"dataset {name!r} does not exist; pass a folder written by 'anomseer gen' "
-            "(DIR/data/<split>-*.parquet) or a hub dataset id"
-        )
-    source = str(path) if path.exists() else name
-    try:
-        return load_dataset(source, split=split)
-    except (ValueError, OSError) as error:  # unknown split, no data files, hub unreachable
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserInputError(f"cannot load split {split!r} of dataset {name!r}: {reason}") from None
-
-
-def require_columns(dataset: Dataset, columns: Sequence[str], name: str, purpose: str) -> None:
-    """Fail with one line naming the columns ``purpose`` needs that ``dataset`` lacks."""
-    missing = [column for column in columns if column not in dataset.column_names]
-    if missing:
-        raise UserInputError(
-            f"dataset {name!r} has no {', '.join(repr(c) for c in missing)} column(s) "
-            f"(it has {', '.join(dataset.column_names)}); {purpose} needs "
-            f"{', '.join(columns)}: build it with 'anomseer gen'"
-        )
+def load_training_splits(
+    config: DatasetArguments, columns: Sequence[str], purpose: str
+) -> tuple[Dataset, Dataset | None]:
+    """The ``dataset_train_split`` and, when set, the ``dataset_test_split`` of
+    ``config.dataset_name``, each checked for the ``columns`` that ``purpose`` needs."""
+    if not config.dataset_name:
+        raise UserInputError("no dataset: set dataset_name in the recipe or pass it as a flag")
+    loaded = []
+    for option in ("dataset_train_split", "dataset_test_split"):
+        split = getattr(config, option)
+        dataset = load_split(config.dataset_name, split, split_option=option) if split else None
+        if dataset is not None:
+            check_columns(dataset, columns, repr(config.dataset_name), purpose)
+        loaded.append(dataset)
+    train_dataset, eval_dataset = loaded
+    return train_dataset, eval_dataset
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.protocol import FAMILY_LABELS, NORMAL_LABEL, label_for_family
-from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl
+from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl, series_array
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
 
 FILE_DEPTH = 3
@@ -34,8 +34,8 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
     data = load_data_pkl(path)
     found = []
     for index, (series, anom) in enumerate(zip(data["series"], data["anom"], strict=True)):
-        values = _univariate(series, index)
         try:
+            values = _univariate(series)
             intervals = truth_intervals(_one_sensor(anom), values.size)
         except SourceError as error:
             raise SourceError(f"series {index}: {error}") from None
@@ -44,17 +44,12 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
     return found
 
 
-def _univariate(series: object, index: int) -> np.ndarray:
-    try:
-        values = np.asarray(series, dtype=float)
-    except (TypeError, ValueError):
-        raise SourceError(f"series {index} is not an array of numbers") from None
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
+def _univariate(series: object) -> np.ndarray:
+    values = series_array(series)
     if values.ndim != 1:
         raise SourceError(
-            f"series {index} has shape {values.shape}; AnomLLM series are (length, 1) arrays "
-            "(multi-sensor series are not read)"
+            f"shape {values.shape} is not (length, 1) as in AnomLLM (multi-sensor series are "
+            "not read)"
         )
     return values
 

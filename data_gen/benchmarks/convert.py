@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,19 +259,10 @@ def write_dataset(
     if not inventory.windows:
         raise UserInputError(_no_rows(inventory))
     plan = ShardPlan(options.split, len(inventory.windows), rows_per_shard)
-    source = (options.format, inventory.root, inventory.files, options.read_options)
-    make_rows = functools.partial(
-        window_rows,
-        source,
-        inventory.windows,
-        options.split,
-        options.effective_scale,
-        options.effective_style,
-    )
     return write_split(
         Path(out_dir),
         plan,
-        make_rows,
+        inventory_rows(inventory),
         features(inventory.multivariate),
         recipe(inventory),
         title=f"AnomSeer dataset converted from {FORMATS[options.format]}",
@@ -373,6 +365,20 @@ def card_description(options: ConvertOptions) -> str:
             '"source"). Its pre-rendered figures were not used (they show the truth).'
         )
     return text
+
+
+def inventory_rows(inventory: Inventory) -> Callable[[range], list[dict]]:
+    """The rows of ``inventory`` as a function of their indices (a picklable partial of
+    :func:`window_rows`, so pool workers can build shards)."""
+    options = inventory.options
+    return functools.partial(
+        window_rows,
+        (options.format, inventory.root, inventory.files, options.read_options),
+        inventory.windows,
+        options.split,
+        options.effective_scale,
+        options.effective_style,
+    )
 
 
 def window_rows(

@@ -75,3 +75,15 @@ def layout_type(path: Path) -> str:
     if len(path.parts) < 3:
         raise SourceError(f"expected the layout <type>/<split>/{DATA_FILE}")
     return path.parent.parent.name
+
+
+def series_array(series: object) -> np.ndarray:
+    """A pickled series as a new float array, a ``(length, 1)`` column flattened to
+    ``(length,)``."""
+    try:
+        values = np.array(series, dtype=float)
+    except (TypeError, ValueError):
+        raise SourceError("not an array of numbers") from None
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    return values

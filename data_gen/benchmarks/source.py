@@ -114,6 +114,15 @@ def parse_labels(texts: Sequence[str], what: str, first_line: int = 2) -> np.nda
     return numbers == 1.0
 
 
+def labelled_csv_series(path: Path, value: str, label: str, family: str) -> SourceSeries:
+    """One series from a CSV with a header: the numbers of column ``value`` and the 0/1 labels
+    of column ``label`` (runs of 1 become half-open intervals)."""
+    columns = read_csv_columns(path, (value, label))
+    values = parse_numbers(columns[value], value)
+    mask = parse_labels(columns[label], label)
+    return SourceSeries(values, family, mask_intervals(mask))
+
+
 def mask_intervals(mask: np.ndarray) -> list[tuple[int, int]]:
     """The runs of True in a boolean mask as half-open intervals (a single point p is [p, p+1))."""
     padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))

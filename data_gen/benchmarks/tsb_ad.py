@@ -15,10 +15,7 @@ from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
-    mask_intervals,
-    parse_labels,
-    parse_numbers,
-    read_csv_columns,
+    labelled_csv_series,
 )
 
 PATTERN = "*.csv"
@@ -43,7 +40,4 @@ def dataset_name(name: str) -> str:
 
 def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
     family = f"tsb-ad-{dataset_name(path.name).lower()}"
-    columns = read_csv_columns(path, ("Data", "Label"))
-    values = parse_numbers(columns["Data"], "Data")
-    labels = parse_labels(columns["Label"], "Label")
-    return [SourceSeries(values, family, mask_intervals(labels))]
+    return [labelled_csv_series(path, "Data", "Label", family)]

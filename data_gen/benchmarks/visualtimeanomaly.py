@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.protocol import IRREGULAR_PREFIX, NORMAL_LABEL, label_for_family
-from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl
+from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl, series_array
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
 
 FILE_DEPTH = 3
@@ -63,12 +63,7 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
 
 
 def _series(series: object, anom: object, drop: object, base: str, index: int) -> SourceSeries:
-    try:
-        values = np.array(series, dtype=float)
-    except (TypeError, ValueError):
-        raise SourceError("not an array of numbers") from None
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
+    values = series_array(series)
     if values.ndim not in (1, 2) or values.size == 0:
         raise SourceError(f"shape {values.shape} is neither (length,) nor (length, variates)")
     if drop is not None:

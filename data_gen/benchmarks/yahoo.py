@@ -18,10 +18,7 @@ from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
-    mask_intervals,
-    parse_labels,
-    parse_numbers,
-    read_csv_columns,
+    labelled_csv_series,
 )
 
 PATTERN = "*.csv"
@@ -46,9 +43,6 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
             "no 'is_anomaly' (A1/A2) or 'anomaly' (A3/A4) column (the header has "
             f"{', '.join(repr(h) for h in header) or 'nothing'})"
         )
-    columns = read_csv_columns(path, ("value", label))
-    values = parse_numbers(columns["value"], "value")
-    mask = parse_labels(columns[label], label)
     folder = BENCHMARK_FOLDER.match(path.parent.name)
     family = f"yahoo-{folder.group(1).lower()}" if folder else "yahoo"
-    return [SourceSeries(values, family, mask_intervals(mask))]
+    return [labelled_csv_series(path, "value", label, family)]

@@ -11,6 +11,7 @@ from anomseer.errors import UserInputError
 
 if TYPE_CHECKING:
     from PIL import Image
+    from transformers import ProcessorMixin
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,13 @@ class Sampling:
             "n": self.n,
             "seed": self.seed,
         }
+
+
+def processor_pixels(processor: ProcessorMixin) -> dict[str, int]:
+    """The processor's image pixel bounds (Qwen2.5-VL), as a run's settings record them and
+    vLLM's ``mm_processor_kwargs`` takes them."""
+    size = processor.image_processor.size
+    return {"min_pixels": int(size["shortest_edge"]), "max_pixels": int(size["longest_edge"])}
 
 
 def require_model(backend: str, model: str | None) -> str:

@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from anomseer.evaluation.backends.base import EvalRequest, Generation, Sampling, require_model
+from anomseer.evaluation.backends.base import (
+    EvalRequest,
+    Generation,
+    Sampling,
+    processor_pixels,
+    require_model,
+)
 from anomseer.inference import generate_completions
 
 if TYPE_CHECKING:
@@ -72,13 +78,8 @@ class HFBackend:
         return cls(loaded, processor, sampling, name)
 
     def settings(self) -> dict[str, Any]:
-        size = self.processor.image_processor.size
-        return {
-            "model": self.model_name,
-            "min_pixels": size["shortest_edge"],
-            "max_pixels": size["longest_edge"],
-            **self.sampling.as_dict(),
-        }
+        pixels = processor_pixels(self.processor)
+        return {"model": self.model_name, **pixels, **self.sampling.as_dict()}
 
     def generate(self, requests: Sequence[EvalRequest]) -> list[Generation]:
         n = self.sampling.n

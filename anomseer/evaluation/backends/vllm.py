@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anomseer.errors import UserInputError
-from anomseer.evaluation.backends.base import EvalRequest, Generation, Sampling, require_model
+from anomseer.evaluation.backends.base import (
+    EvalRequest,
+    Generation,
+    Sampling,
+    processor_pixels,
+    require_model,
+)
 
 if TYPE_CHECKING:
     from transformers import ProcessorMixin
@@ -29,12 +35,6 @@ def import_vllm() -> Any:
             f"the vllm backend needs the vllm package ({error}); install it with {INSTALL_HINT}"
         ) from None
     return vllm
-
-
-def processor_pixels(processor: ProcessorMixin) -> dict[str, int]:
-    """The processor's image pixel bounds as ``mm_processor_kwargs`` for Qwen2.5-VL."""
-    size = processor.image_processor.size
-    return {"min_pixels": int(size["shortest_edge"]), "max_pixels": int(size["longest_edge"])}
 
 
 def engine_kwargs(
