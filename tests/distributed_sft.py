@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from anomseer.trainers.arguments import release_process_group
+
 
 def weights_digest(model) -> str:
     """SHA-256 over every parameter and buffer (names and float32 bytes), in name order."""
@@ -31,6 +33,7 @@ def main() -> None:
         "step": trainer.state.global_step,
     }
     (out / f"rank{trainer.args.process_index}.json").write_text(json.dumps(report))
+    release_process_group()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from anomseer.protocol import format_answer
+from anomseer.trainers.arguments import release_process_group
 
 GROUP_SIZE = 4
 PROMPTS = 3
@@ -131,6 +132,7 @@ def main() -> None:
         )
         rank = int(os.environ.get("RANK", "0"))
         torch.save(record, out_dir / f"{projection}-rank{rank}.pt")
+    release_process_group()
 
 
 if __name__ == "__main__":

@@ -181,7 +181,18 @@ def run_main(main: Callable[[], object], prog: str) -> int:
     except UserInputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        release_process_group()
     return 0
+
+
+def release_process_group() -> None:
+    """Tear down torch.distributed when a launcher set it up: a process that exits with the
+    group alive can abort in the collective backend's threads (seen with gloo on CPU)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _recipe_path(argv: list[str]) -> Path:
