@@ -67,11 +67,12 @@ TINY_TEXT_CONFIG = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
     "max_position_embeddings": 4096,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+    "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]},
 }
+"""Text head_dim 32 (64 / 2 heads): the smallest head size vLLM's CPU attention accepts."""
 TINY_VISION_CONFIG = {
     "depth": 2,
     "hidden_size": 32,
