@@ -1,8 +1,15 @@
 """One split of an AnomSeer dataset (an ``anomseer gen`` folder, a ``save_to_disk`` folder or a
-hub dataset) and its column check: the loading that training and evaluation share."""
+hub dataset) and its column check: the loading that training and evaluation share.
+
+A local folder is read through ``datasets``' Arrow cache keyed to the folder's files as they
+are now (:func:`folder_identity`): ``datasets`` alone keys the cache of a folder with a dataset
+card to the folder's *name* and the card, so another folder of the same name, or the same folder
+rebuilt, would return the cached rows of the first one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,7 +39,9 @@ def load_split(data: str | os.PathLike, split: str, split_option: str = "--split
             (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
         ):
             return _split_from_disk(datasets.load_from_disk(str(path)), data, split, split_option)
-        return datasets.load_dataset(str(path) if path.exists() else str(data), split=split)
+        if path.exists():
+            return datasets.load_dataset(str(path), split=split, description=folder_identity(path))
+        return datasets.load_dataset(str(data), split=split)
     except UserInputError:
         raise
     except ValueError as error:  # unknown split, no data files
@@ -43,6 +52,24 @@ def load_split(data: str | os.PathLike, split: str, split_option: str = "--split
         raise UserInputError(f"cannot read dataset {data}: {first_line(error)}") from None
     except (OSError, datasets.exceptions.DatasetsError) as error:  # unreadable, hub unreachable
         raise UserInputError(f"cannot read dataset {data}: {first_line(error)}") from None
+
+
+def folder_identity(folder: Path) -> str:
+    """A digest of the folder's absolute path and of every file in it (relative path, size,
+    modification time in ns); hidden files, such as a writer's temporaries, are left out.
+    Passed to ``datasets`` as the config description, it becomes part of the cache key."""
+    digest = hashlib.sha256(str(folder.resolve()).encode())
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root, name)
+            stat = path.stat()
+            digest.update(
+                f"\0{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()
+            )
+    return f"anomseer files {digest.hexdigest()}"
 
 
 def _split_from_disk(loaded: object, data: object, split: str, split_option: str) -> Dataset:

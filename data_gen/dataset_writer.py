@@ -12,8 +12,10 @@ split built from a different recipe is refused rather than mixed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -115,6 +117,8 @@ def write_split(
     _write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
     pending = [i for i in range(plan.num_shards) if not (data / plan.file_name(i)).exists()]
+    if pending:  # until the split is whole, the card keys no cache that later rows could hit
+        _write_text(out / CARD, _card(title, description, manifest, f"writing {time.time_ns()}"))
     done_rows = plan.num_rows - sum(len(plan.rows(i)) for i in pending)
     bar = tqdm(
         total=plan.num_rows, initial=done_rows, unit="row", desc=plan.split, disable=not progress
@@ -140,7 +144,7 @@ def write_split(
         families=summary.families, anomaly_types=summary.anomaly_types, complete=True
     )
     _write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    _write_text(out / CARD, _card(title, description, manifest))
+    _write_text(out / CARD, _card(title, description, manifest, _shards_digest(data)))
     return summary
 
 
@@ -235,9 +239,25 @@ def _summarize(data: Path, plan: ShardPlan) -> SplitSummary:
     )
 
 
-def _card(title: str, description: str, manifest: dict) -> str:
+def _shards_digest(data: Path) -> str:
+    """sha256 over the name and bytes of every shard in ``data``."""
+    digest = hashlib.sha256()
+    for path in sorted(data.glob("*.parquet")):
+        digest.update(f"\0{path.name}\0".encode())
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    return f"shards sha256 {digest.hexdigest()}"
+
+
+def _card(title: str, description: str, manifest: dict, cache_key: str) -> str:
+    """The dataset card. Its YAML config description is ``cache_key`` (the shards' digest):
+    ``datasets`` keys a folder's Arrow cache to the folder name and this header, so the digest
+    is what keeps ``load_dataset(folder)`` from returning the rows of an earlier build or of
+    another folder with the same name."""
     splits = manifest.get("splits", {})
-    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
+    lines = ["---", "configs:", "- config_name: default", f"  description: {cache_key}"]
+    lines.append("  data_files:")
     for split in sorted(splits):
         lines += [f"  - split: {split}", f"    path: data/{split}-*"]
     lines += ["---", "", f"# {title}", ""]
@@ -257,7 +277,9 @@ def _card(title: str, description: str, manifest: dict) -> str:
         'Load with `datasets.load_dataset("<this folder>", split="<split>")`. Columns: id, '
         "family, anomaly_type, length, series, intervals, variates, image, prompt, completion, "
         "expcot. Images are label-free plots; `completion` holds the expert chain of thought "
-        "and the truth.",
+        "and the truth. The YAML `description` is a digest of the shards: it keys `datasets`' "
+        "cache to them, so a rebuilt folder, or another folder of the same name, never loads "
+        "stale rows (anomseer's own loader keys the cache to the files themselves).",
         "",
     ]
     return "\n".join(lines)
