@@ -33,6 +33,7 @@ def main() -> None:
         "step": trainer.state.global_step,
     }
     (out / f"rank{trainer.args.process_index}.json").write_text(json.dumps(report))
+    del trainer, model
     release_process_group()
 
 

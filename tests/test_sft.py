@@ -267,6 +267,8 @@ def test_two_processes_end_with_identical_weights(tiny_model_dir, sft_data, tmp_
         "2",
         "--save_strategy",
         "no",
+        "--ddp_timeout",  # a collective that never completes fails within the test's time
+        "240",
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=400)

@@ -187,11 +187,17 @@ def run_main(main: Callable[[], object], prog: str) -> int:
 
 
 def release_process_group() -> None:
-    """Tear down torch.distributed when a launcher set it up: a process that exits with the
-    group alive can abort in the collective backend's threads (seen with gloo on CPU)."""
+    """Tear down torch.distributed when a launcher set it up, every process together: a process
+    that exits with the group alive can abort in the collective backend's threads, and a DDP
+    reducer freed after its peers have gone can wait in gloo's destructor until the collective
+    timeout (both seen with gloo on CPU). Drop the trainer before calling this."""
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # frees an unreachable trainer's DDP reducer while the peers are alive
+        dist.barrier()
         dist.destroy_process_group()
 
 
