@@ -211,13 +211,13 @@ def _solve(
     a = _marginal(resp_norm, resp_valid, marginals)
     b = _marginal(ref_norm, ref_valid, marginals)
     # A zero state counts as a zero unit vector: its cosine with anything is 0, its cost 1.
-    cosine = torch.bmm(resp, ref.mT).to(dtype)
-    cosine /= resp_norm.clamp(min=1e-12)[:, :, None]
-    cosine /= ref_norm.clamp(min=1e-12)[:, None, :]
-    cost = (1.0 - cosine).clamp_(min=0.0)
+    cosine = torch.mul(torch.bmm(resp, ref.mT), 1.0 / resp_norm.clamp(min=1e-12)[:, :, None])
+    cosine.mul_(1.0 / ref_norm.clamp(min=1e-12)[:, None, :])
+    cost = torch.rsub(cosine.clamp_(max=1.0), 1.0)
     # Pairs with a padded token cost 0, so kernel 1: zero-mass rows and columns then get
     # scaling 0 / (positive) = 0 and add nothing to any valid token's sums.
-    cost.masked_fill_(~(resp_valid[:, :, None] & ref_valid[:, None, :]), 0.0)
+    if not (resp_valid.all() and ref_valid.all()):
+        cost.masked_fill_(~(resp_valid[:, :, None] & ref_valid[:, None, :]), 0.0)
     if _standard_domain_is_safe(cost, epsilon):
         result = _sinkhorn(cost, a, b, ref_valid, epsilon, iterations)
         if torch.isfinite(result).all():
