@@ -218,11 +218,22 @@ def _solve(
     # scaling 0 / (positive) = 0 and add nothing to any valid token's sums.
     if not (resp_valid.all() and ref_valid.all()):
         cost.masked_fill_(~(resp_valid[:, :, None] & ref_valid[:, None, :]), 0.0)
+    problem = _Problem(cost, a, b, ref_valid)
     if _standard_domain_is_safe(cost, epsilon):
-        result = _sinkhorn(cost, a, b, ref_valid, epsilon, iterations)
+        result = _sinkhorn(problem, epsilon, iterations)
         if torch.isfinite(result).all():
             return result
-    return _log_sinkhorn(cost, a, b, ref_valid, epsilon, iterations)
+    return _log_sinkhorn(problem, epsilon, iterations)
+
+
+class _Problem(NamedTuple):
+    """One chunk's transport problem: costs [c, n, m] (0 on pairs with a padded token),
+    token masses a [c, n] and b [c, m] (0 on padding), and which reference tokens are real."""
+
+    cost: torch.Tensor
+    a: torch.Tensor
+    b: torch.Tensor
+    ref_valid: torch.Tensor
 
 
 def _marginal(norms: torch.Tensor, valid: torch.Tensor, marginals: str) -> torch.Tensor:
@@ -240,15 +251,9 @@ def _standard_domain_is_safe(cost: torch.Tensor, epsilon: float) -> bool:
     return -cost.max().item() / epsilon > floor
 
 
-def _sinkhorn(
-    cost: torch.Tensor,
-    a: torch.Tensor,
-    b: torch.Tensor,
-    ref_valid: torch.Tensor,
-    epsilon: float,
-    iterations: int,
-) -> torch.Tensor:
+def _sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
     """The reference recursion u = a / K v, v = b / K^T u, batched; W = u^T (K * C) v."""
+    cost, a, b, ref_valid = problem
     kernel = torch.exp(cost / -epsilon)
     a, b = a[:, :, None], b[:, :, None]
     kernel_t = kernel.mT
@@ -259,15 +264,9 @@ def _sinkhorn(
     return (u * torch.bmm(kernel * cost, v)).sum(dim=(1, 2))
 
 
-def _log_sinkhorn(
-    cost: torch.Tensor,
-    a: torch.Tensor,
-    b: torch.Tensor,
-    ref_valid: torch.Tensor,
-    epsilon: float,
-    iterations: int,
-) -> torch.Tensor:
+def _log_sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
     """The same recursion on log u and log v, for kernels that underflow in the dtype."""
+    cost, a, b, ref_valid = problem
     log_kernel = cost / -epsilon
     log_a, log_b = a.log(), b.log()
     log_v = torch.zeros_like(b).masked_fill_(~ref_valid, -math.inf)

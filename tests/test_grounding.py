@@ -99,11 +99,10 @@ def test_underflowing_kernel_falls_back_to_the_log_domain():
     assert grounding._standard_domain_is_safe(cost, 0.08)
     assert grounding._standard_domain_is_safe(cost.double(), 0.02)
     with torch.no_grad():
+        half = torch.full((1, 2), 0.5)
+        problem = grounding._Problem(cost, half, half, torch.ones(1, 2).bool())
         standard = grounding._sinkhorn(
-            cost,
-            torch.full((1, 2), 0.5),
-            torch.full((1, 2), 0.5),
-            torch.ones(1, 2).bool(),
+            problem,
             0.02,
             50,
         )
