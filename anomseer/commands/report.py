@@ -12,18 +12,22 @@ HELP = "compare finished evaluation runs (intervals, paired differences, seed gr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="*", metavar="OUT", help="run folders of 'anomseer eval'")
+    parser.add_argument(
+        "runs",
+        nargs="*",
+        default=argparse.SUPPRESS,
+        metavar="OUT",
+        help="run folders of 'anomseer eval'",
+    )
     parser.add_argument(
         "--group",
         action="append",
-        default=[],
+        default=argparse.SUPPRESS,
         metavar="NAME=OUT1,OUT2,...",
         help="pool runs of one setting with different seeds into one line (repeatable)",
     )
-    parser.add_argument(
-        "--resamples", type=int, default=1000, help="bootstrap resamples (default: 1000)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument(
         "--output", default=argparse.SUPPRESS, help="write the Markdown here instead of printing it"
     )
@@ -50,21 +54,22 @@ def run(args: argparse.Namespace) -> int:
     from anomseer.evaluation.comparison import Entry, compare_shared_rows, load_records
     from anomseer.evaluation.report import describe_run
 
-    groups = [_parse_group(text) for text in args.group]
-    if not args.runs and not groups:
+    positional = getattr(args, "runs", [])
+    groups = [_parse_group(text) for text in getattr(args, "group", [])]
+    if not positional and not groups:
         raise UserInputError("give at least one run folder (OUT) or --group NAME=OUT1,OUT2")
     if args.resamples < 1:
         raise UserInputError(f"--resamples must be at least 1, got {args.resamples}")
-    folders = [Path(run) for run in args.runs] + [Path(r) for _, runs in groups for r in runs]
+    folders = [Path(run) for run in positional] + [Path(r) for _, runs in groups for r in runs]
     names = [folder.resolve().name for folder in folders]
     if len(set(names)) < len(names):
         names = [str(folder) for folder in folders]
     metrics = [load_run(folder) for folder in folders]
     records = [load_records(folder) for folder in folders]
     entries = [
-        Entry(names[i], describe_run(metrics[i]), [records[i]]) for i in range(len(args.runs))
+        Entry(names[i], describe_run(metrics[i]), [records[i]]) for i in range(len(positional))
     ]
-    start = len(args.runs)
+    start = len(positional)
     for name, runs in groups:
         members = range(start, start + len(runs))
         start += len(runs)
