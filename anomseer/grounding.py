@@ -3,17 +3,20 @@
 Entropic optimal transport between the policy's last-layer hidden states of the completion
 tokens and of the ExpCoT tokens gives a transport cost W per completion, W -> similarity
 s = clip(exp(-W / tau), 0, 1) -> grounded advantage A_ts = s - group mean. Everything runs
-batched (POT's `ot.batch.solve_batch` on torch tensors) on the device holding the states,
-without gradient.
+on the device holding the states, without gradient: cosine costs from float32 matmuls over
+each completion's valid tokens, then the reference's Sinkhorn recursion in the requested
+dtype, batched over chunks of completions (the whole batch on a GPU; on a CPU chunks small
+enough to stay in cache), in the log domain where the standard one would underflow.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
-from ot.batch import solve_batch
 
 from anomseer.errors import UserInputError
 from anomseer.projection import grouped
@@ -23,10 +26,11 @@ MARGINALS = ("norm_softmax", "uniform")
 SIMILARITIES = ("ot", "cosine")
 """Optimal-transport similarity, or cosine of the mean-pooled states (an ablation)."""
 
-_PAD_KERNEL_GAP = 40.0
-"""Padded token pairs get a cost this many epsilons above any real cost (at most 2): their
-kernel exp(-cost / epsilon) is e^-40 of the smallest real one, so they change W by less than
-1e-15, yet stays positive, so zero-mass padded rows divide 0 by a positive number."""
+CPU_CHUNK_PAIRS = 65_536
+"""On a CPU, completions are solved together while their padded cost matrices hold at most
+this many token pairs (512 KiB in float64, cache-sized); a larger one is solved alone. Batched
+matrix-vector products over big chunks are memory-bound there, and one chunk per small
+completion would pay Python's overhead per Sinkhorn round. A GPU solves the batch at once."""
 _UNDERFLOW_HEADROOM = 20.0
 """Natural-log margin kept above the dtype's smallest normal number in the standard domain."""
 
@@ -81,15 +85,6 @@ def _check_pair(
         )
 
 
-def _marginal(states: torch.Tensor, mask: torch.Tensor, marginals: str) -> torch.Tensor:
-    """Token masses over the valid tokens, zero on padding; rows sum to 1."""
-    if marginals == "uniform":
-        weights = mask.to(states.dtype)
-        return weights / weights.sum(dim=1, keepdim=True)
-    norms = torch.linalg.vector_norm(states, dim=-1)
-    return torch.softmax(norms.masked_fill(~mask, -math.inf), dim=1)
-
-
 @torch.no_grad()
 def transport_cost(
     resp_states: torch.Tensor,
@@ -104,57 +99,182 @@ def transport_cost(
     """W_i = <T_i, C_i> of entropic OT between response and reference tokens; shape [B].
 
     resp_states [B, n, d] with resp_mask [B, n] (true = valid token), ref_states [B, m, d]
-    with ref_mask [B, m]. Cost C_tk = max(0, 1 - cos(h_t, h_k)); marginals per `marginals`;
-    `iterations` Sinkhorn rounds from ones, u first, no early stop. A side without valid
-    tokens gives W = 1. Computed in `dtype` (float64 by default, as the reference) on the
-    states' device; memory is a few [B, n, m] tensors of `dtype`, so chunk a large batch.
+    with ref_mask [B, m]. Cost C_tk = max(0, 1 - cos(h_t, h_k)) from float32 matmuls;
+    marginals per `marginals`; `iterations` Sinkhorn rounds from ones, u first, no early
+    stop, in `dtype` (float64 by default, as the reference). A side without valid tokens
+    gives W = 1. Runs on the states' device over each completion's valid tokens; memory is a
+    few [B, longest valid n, longest valid m] tensors of `dtype` on a GPU, cache-sized on a CPU.
     """
     _check_pair(resp_states, resp_mask, ref_states, ref_mask)
     check_ot_settings(epsilon=epsilon, iterations=iterations, marginals=marginals)
     device = resp_states.device
-    resp_mask = resp_mask.to(device=device, dtype=torch.bool)
-    ref_mask = ref_mask.to(device=device, dtype=torch.bool)
-    empty = ~resp_mask.any(dim=1) | ~ref_mask.any(dim=1)
-    if resp_states.shape[1] == 0 or ref_states.shape[1] == 0:
-        return torch.ones(resp_states.shape[0], dtype=dtype, device=device)
-    # An empty side is solved over all its positions, to keep the batch finite, then set to 1.
-    resp_mask = resp_mask | empty[:, None]
-    ref_mask = ref_mask | empty[:, None]
-
-    resp = resp_states.to(dtype)
-    ref = ref_states.to(dtype)
-    # A zero state normalises to zero: its cosine with anything is 0, its cost 1.
-    unit = torch.nn.functional.normalize
-    cost = 1.0 - torch.bmm(unit(resp, dim=-1), unit(ref, dim=-1).mT)
-    cost.clamp_(min=0.0)
-    valid_pairs = resp_mask[:, :, None] & ref_mask[:, None, :]
-    cost.masked_fill_(~valid_pairs, 2.0 + _PAD_KERNEL_GAP * epsilon)
-    result = solve_batch(
-        cost,
-        reg=epsilon,
-        a=_marginal(resp, resp_mask, marginals),
-        b=_marginal(ref, ref_mask, marginals),
-        max_iter=iterations,
-        tol=0.0,
-        method=_sinkhorn_method(device, dtype, epsilon),
-        grad="detach",
-    )
-    return torch.where(empty, 1.0, result.value_linear)
+    resp_tokens = _ValidTokens(resp_states, resp_mask)
+    ref_tokens = _ValidTokens(ref_states, ref_mask)
+    cost = torch.ones(resp_states.shape[0], dtype=dtype, device=device)
+    pairs = zip(resp_tokens.lengths, ref_tokens.lengths, strict=True)
+    solvable = [i for i, (n, m) in enumerate(pairs) if n and m]
+    chunks = _chunks(solvable, resp_tokens.lengths, ref_tokens.lengths, device.type == "cpu")
+    with _ieee_float32_matmul(device):
+        for items in chunks:
+            resp, resp_valid = resp_tokens.packed(items)
+            ref, ref_valid = ref_tokens.packed(items)
+            index = torch.tensor(items, device=device)
+            cost[index] = _solve(
+                resp, resp_valid, ref, ref_valid, epsilon, iterations, marginals, dtype
+            )
+    return cost
 
 
-def _sinkhorn_method(device: torch.device, dtype: torch.dtype, epsilon: float) -> str:
-    """POT's standard-domain batched Sinkhorn (the reference recursion, several times faster)
-    where it is safe, else its log-domain one.
+class _ValidTokens:
+    """One side's states with where each completion's valid tokens are (read on the host)."""
 
-    Safe means: on the CPU (POT 0.9.7's standard-domain batch solver starts from CPU tensors,
-    so it fails on other devices) and no kernel value, padded pairs included, underflows in
-    ``dtype``. Both give the same W to rounding (tests check both against the recursion).
-    """
-    smallest_log_kernel = -(2.0 + _PAD_KERNEL_GAP * epsilon) / epsilon
-    floor = math.log(torch.finfo(dtype).tiny) + _UNDERFLOW_HEADROOM
-    if device.type == "cpu" and smallest_log_kernel > floor:
-        return "sinkhorn"
-    return "log_sinkhorn"
+    def __init__(self, states: torch.Tensor, mask: torch.Tensor) -> None:
+        self.states = states
+        self.mask = mask.to(device=states.device, dtype=torch.bool)
+        host = mask.detach().to("cpu", torch.bool)
+        lengths = host.sum(dim=1)
+        leading = (host.cumsum(dim=1) == 0).sum(dim=1)
+        trailing = (host.flip(1).cumsum(dim=1) == 0).sum(dim=1)
+        self.lengths: list[int] = lengths.tolist()
+        self.first: list[int] = leading.tolist()
+        self.contiguous: list[bool] = (host.shape[1] - leading - trailing == lengths).tolist()
+
+    def packed(self, items: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float32 states of `items`' valid tokens moved to the front, [c, longest, d], and the
+        mask of those positions. One contiguous completion is a view, not a copy."""
+        width = max(self.lengths[i] for i in items)
+        device = self.states.device
+        if len(items) == 1 and self.contiguous[items[0]]:
+            (i,) = items
+            states = self.states[i, self.first[i] : self.first[i] + width][None]
+            return states.float(), torch.ones(1, width, dtype=torch.bool, device=device)
+        index = torch.tensor(items, device=device)
+        mask = self.mask[index]
+        # a stable sort of "is padding" lists each row's valid positions first, in order
+        positions = torch.sort(~mask, dim=1, stable=True).indices[:, :width]
+        states = self.states[index[:, None], positions].float()
+        lengths = torch.tensor([self.lengths[i] for i in items], device=device)
+        return states, torch.arange(width, device=device) < lengths[:, None]
+
+
+def _chunks(
+    items: list[int], resp_lengths: list[int], ref_lengths: list[int], on_cpu: bool
+) -> Iterator[list[int]]:
+    """Groups of completions solved together: all of them on a GPU; on a CPU, completions of
+    similar size while the group's padded cost matrices hold at most CPU_CHUNK_PAIRS pairs."""
+    if not on_cpu:
+        if items:
+            yield items
+        return
+    chunk: list[int] = []
+    rows = cols = 0
+    for i in sorted(items, key=lambda i: resp_lengths[i] * ref_lengths[i]):
+        grown_rows, grown_cols = max(rows, resp_lengths[i]), max(cols, ref_lengths[i])
+        if chunk and (len(chunk) + 1) * grown_rows * grown_cols > CPU_CHUNK_PAIRS:
+            yield chunk
+            chunk, grown_rows, grown_cols = [], resp_lengths[i], ref_lengths[i]
+        chunk.append(i)
+        rows, cols = grown_rows, grown_cols
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _ieee_float32_matmul(device: torch.device) -> Iterator[None]:
+    """Full float32 matmuls on CUDA even where TF32 is on (its 10-bit mantissa would move
+    the cosines by about 1e-3, far outside W's tolerance)."""
+    if device.type != "cuda":
+        yield
+        return
+    matmul = torch.backends.cuda.matmul
+    saved = matmul.fp32_precision
+    matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision = saved
+
+
+def _solve(
+    resp: torch.Tensor,
+    resp_valid: torch.Tensor,
+    ref: torch.Tensor,
+    ref_valid: torch.Tensor,
+    epsilon: float,
+    iterations: int,
+    marginals: str,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """W of each completion of one packed chunk ([c, n, d] against [c, m, d]); shape [c]."""
+    resp_norm = torch.linalg.vector_norm(resp, dim=-1).to(dtype)
+    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)
+    a = _marginal(resp_norm, resp_valid, marginals)
+    b = _marginal(ref_norm, ref_valid, marginals)
+    # A zero state counts as a zero unit vector: its cosine with anything is 0, its cost 1.
+    cosine = torch.mul(torch.bmm(resp, ref.mT), 1.0 / resp_norm.clamp(min=1e-12)[:, :, None])
+    cosine.mul_(1.0 / ref_norm.clamp(min=1e-12)[:, None, :])
+    cost = torch.rsub(cosine.clamp_(max=1.0), 1.0)
+    # Pairs with a padded token cost 0, so kernel 1: zero-mass rows and columns then get
+    # scaling 0 / (positive) = 0 and add nothing to any valid token's sums.
+    if not (resp_valid.all() and ref_valid.all()):
+        cost.masked_fill_(~(resp_valid[:, :, None] & ref_valid[:, None, :]), 0.0)
+    problem = _Problem(cost, a, b, ref_valid)
+    if _standard_domain_is_safe(cost, epsilon):
+        result = _sinkhorn(problem, epsilon, iterations)
+        if torch.isfinite(result).all():
+            return result
+    return _log_sinkhorn(problem, epsilon, iterations)
+
+
+class _Problem(NamedTuple):
+    """One chunk's transport problem: costs [c, n, m] (0 on pairs with a padded token),
+    token masses a [c, n] and b [c, m] (0 on padding), and which reference tokens are real."""
+
+    cost: torch.Tensor
+    a: torch.Tensor
+    b: torch.Tensor
+    ref_valid: torch.Tensor
+
+
+def _marginal(norms: torch.Tensor, valid: torch.Tensor, marginals: str) -> torch.Tensor:
+    """Token masses over the valid tokens, zero on padding; rows sum to 1."""
+    if marginals == "uniform":
+        weights = valid.to(norms.dtype)
+        return weights / weights.sum(dim=1, keepdim=True)
+    return torch.softmax(norms.masked_fill(~valid, -math.inf), dim=1)
+
+
+def _standard_domain_is_safe(cost: torch.Tensor, epsilon: float) -> bool:
+    """Whether every kernel value exp(-C / epsilon) stays well above the dtype's smallest
+    normal number (then the scalings u, v stay finite too)."""
+    floor = math.log(torch.finfo(cost.dtype).tiny) + _UNDERFLOW_HEADROOM
+    return -cost.max().item() / epsilon > floor
+
+
+def _sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
+    """The reference recursion u = a / K v, v = b / K^T u, batched; W = u^T (K * C) v."""
+    cost, a, b, ref_valid = problem
+    kernel = torch.exp(cost / -epsilon)
+    a, b = a[:, :, None], b[:, :, None]
+    kernel_t = kernel.mT
+    v = ref_valid.to(cost.dtype)[:, :, None]
+    for _ in range(iterations):
+        u = a / torch.bmm(kernel, v)
+        v = b / torch.bmm(kernel_t, u)
+    return (u * torch.bmm(kernel * cost, v)).sum(dim=(1, 2))
+
+
+def _log_sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
+    """The same recursion on log u and log v, for kernels that underflow in the dtype."""
+    cost, a, b, ref_valid = problem
+    log_kernel = cost / -epsilon
+    log_a, log_b = a.log(), b.log()
+    log_v = torch.zeros_like(b).masked_fill_(~ref_valid, -math.inf)
+    for _ in range(iterations):
+        log_u = log_a - torch.logsumexp(log_kernel + log_v[:, None, :], dim=2)
+        log_v = log_b - torch.logsumexp(log_kernel + log_u[:, :, None], dim=1)
+    plan = torch.exp(log_u[:, :, None] + log_kernel + log_v[:, None, :])
+    return (plan * cost).sum(dim=(1, 2))
 
 
 def similarity_from_cost(cost: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:

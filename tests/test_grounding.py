@@ -1,4 +1,4 @@
-"""Grounded similarity: batched POT transport cost against the reference recursion, by hand."""
+"""Grounded similarity: the batched transport cost against the reference recursion, by hand."""
 
 import math
 
@@ -76,24 +76,82 @@ def test_transport_cost_matches_reference_recursion(
         assert abs(got[i].item() - want) < 1e-6, (i, got[i].item(), want)
 
 
-@pytest.mark.parametrize("method", ["sinkhorn", "log_sinkhorn"])
-def test_both_pot_solvers_match_the_reference_recursion(method, monkeypatch):
-    monkeypatch.setattr(grounding, "_sinkhorn_method", lambda *_: method)
+@pytest.mark.parametrize("standard", [True, False])
+def test_both_domains_match_the_reference_recursion(standard, monkeypatch):
+    monkeypatch.setattr(grounding, "_standard_domain_is_safe", lambda *_: standard)
     generator = torch.Generator().manual_seed(3)
     resp, resp_mask = padded_batch([9, 2, 14], 16, generator)
     ref, ref_mask = padded_batch([20, 5, 1], 16, generator)
     got = transport_cost(resp, resp_mask, ref, ref_mask)
     for i, (n, m) in enumerate([(9, 20), (2, 5), (14, 1)]):
-        assert abs(got[i].item() - reference_cost(resp[i, :n], ref[i, :m])) < 1e-12
+        assert abs(got[i].item() - reference_cost(resp[i, :n], ref[i, :m])) < 1e-6
 
 
-def test_standard_domain_only_on_cpu_without_underflow():
-    cpu, gpu = torch.device("cpu"), torch.device("cuda")
-    assert grounding._sinkhorn_method(cpu, torch.float64, 0.08) == "sinkhorn"
-    assert grounding._sinkhorn_method(cpu, torch.float32, 0.08) == "sinkhorn"
-    # exp(-(2 + 40 * 0.02) / 0.02) = e^-140 underflows float32: the log domain takes over
-    assert grounding._sinkhorn_method(cpu, torch.float32, 0.02) == "log_sinkhorn"
-    assert grounding._sinkhorn_method(gpu, torch.float64, 0.08) == "log_sinkhorn"
+def test_underflowing_kernel_falls_back_to_the_log_domain():
+    # Opposite tokens cost 2: at epsilon 0.02 their kernel exp(-100) underflows float32, so
+    # the standard domain divides by zero; the log domain still gives the float64 recursion.
+    generator = torch.Generator().manual_seed(4)
+    resp, resp_mask = padded_batch([6, 3], 8, generator)
+    ref = torch.cat([-resp[:, :5], resp[:, :1]], dim=1)
+    ref_mask = torch.tensor([[True] * 6, [True, True, True, False, False, False]])
+    cost = torch.full((1, 2, 2), 2.0, dtype=torch.float32)
+    assert not grounding._standard_domain_is_safe(cost, 0.02)
+    assert grounding._standard_domain_is_safe(cost, 0.08)
+    assert grounding._standard_domain_is_safe(cost.double(), 0.02)
+    with torch.no_grad():
+        half = torch.full((1, 2), 0.5)
+        problem = grounding._Problem(cost, half, half, torch.ones(1, 2).bool())
+        standard = grounding._sinkhorn(
+            problem,
+            0.02,
+            50,
+        )
+    assert not torch.isfinite(standard).all()
+    got = transport_cost(resp, resp_mask, ref, ref_mask, epsilon=0.02, dtype=torch.float32)
+    for i, (n, m) in enumerate([(6, 6), (3, 3)]):
+        want = reference_cost(resp[i, :n], ref[i, :m], epsilon=0.02)
+        assert abs(got[i].item() - want) < 1e-5, (i, got[i].item(), want)
+
+
+@pytest.mark.parametrize("chunk_pairs", [1, 200, 10**9])
+def test_chunking_and_holes_in_the_masks_do_not_change_the_cost(chunk_pairs, monkeypatch):
+    monkeypatch.setattr(grounding, "CPU_CHUNK_PAIRS", chunk_pairs)
+    generator = torch.Generator().manual_seed(9)
+    resp = torch.randn(5, 12, 8, generator=generator)
+    ref = torch.randn(5, 15, 8, generator=generator)
+    resp_mask = torch.rand(5, 12, generator=generator) < 0.6  # valid tokens with gaps
+    ref_mask = torch.zeros(5, 15, dtype=torch.bool)
+    ref_mask[:, 4:13] = True  # left- and right-padded
+    resp_mask[2] = False
+    got = transport_cost(resp, resp_mask, ref, ref_mask)
+    assert got[2].item() == 1.0
+    for i in (0, 1, 3, 4):
+        want = reference_cost(resp[i][resp_mask[i]], ref[i][ref_mask[i]])
+        assert abs(got[i].item() - want) < 1e-6, (i, got[i].item(), want)
+
+
+def test_cpu_chunks_group_similar_sizes_under_the_pair_budget(monkeypatch):
+    monkeypatch.setattr(grounding, "CPU_CHUNK_PAIRS", 100)
+    resp_lengths, ref_lengths = [2, 10, 3, 1, 4], [5, 20, 5, 5, 5]
+    chunks = list(grounding._chunks([0, 1, 2, 3, 4], resp_lengths, ref_lengths, on_cpu=True))
+    # sizes 10, 200, 15, 5, 20 pairs: 3, 0, 2, 4 fit in 4 x 4 x 5 = 80; item 1 goes alone
+    assert chunks == [[3, 0, 2, 4], [1]]
+    assert list(grounding._chunks([0, 1], resp_lengths, ref_lengths, on_cpu=False)) == [[0, 1]]
+    assert list(grounding._chunks([], resp_lengths, ref_lengths, on_cpu=False)) == []
+
+
+def test_cuda_matmuls_run_without_tf32_and_the_setting_is_restored():
+    matmul = torch.backends.cuda.matmul
+    saved = matmul.fp32_precision
+    try:
+        matmul.fp32_precision = "tf32"
+        with grounding._ieee_float32_matmul(torch.device("cuda")):
+            assert matmul.fp32_precision == "ieee"
+        assert matmul.fp32_precision == "tf32"
+        with grounding._ieee_float32_matmul(torch.device("cpu")):
+            assert matmul.fp32_precision == "tf32"
+    finally:
+        matmul.fp32_precision = saved
 
 
 def test_padding_content_and_width_do_not_change_the_cost():
@@ -184,6 +242,28 @@ def test_no_gradient_and_float32_compute_close_to_float64():
     single = transport_cost(resp, resp_mask, ref, ref_mask, dtype=torch.float32)
     assert single.dtype == torch.float32
     assert (single.double() - exact).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("states_dtype", "ot_dtype", "tolerance"),
+    [
+        (torch.float64, torch.float64, 1e-6),
+        (torch.float32, torch.float64, 1e-6),
+        (torch.float32, torch.float32, 1e-5),
+        (torch.bfloat16, torch.float64, 1e-6),
+    ],
+)
+def test_float32_cosines_keep_w_within_the_spec_tolerance(states_dtype, ot_dtype, tolerance):
+    # hidden size and lengths of a small real model; W against the float64 recursion over
+    # the same (rounded) states
+    generator = torch.Generator().manual_seed(12)
+    resp, resp_mask = padded_batch([40, 23, 64], 512, generator)
+    ref, ref_mask = padded_batch([100, 128, 77], 512, generator)
+    resp, ref = resp.to(states_dtype), ref.to(states_dtype)
+    got = transport_cost(resp, resp_mask, ref, ref_mask, dtype=ot_dtype)
+    for i, (n, m) in enumerate([(40, 100), (23, 128), (64, 77)]):
+        want = reference_cost(resp[i, :n].double(), ref[i, :m].double())
+        assert abs(got[i].item() - want) < tolerance, (i, got[i].item(), want)
 
 
 def test_similarity_is_exp_of_minus_cost_over_temperature():

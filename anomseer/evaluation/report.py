@@ -4,6 +4,7 @@ comparison of several runs. Standard library only."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,38 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+def format_estimate(value: float | None, interval: Sequence | None, signed: bool = False) -> str:
+    """``0.812 [0.774, 0.849]`` (``+0.031 [+0.004, +0.058] *`` when `signed`: a difference,
+    starred when its interval excludes 0); a dash when undefined, the bare value without an
+    interval."""
+    if value is None or math.isnan(value):
+        return "–"
+    spec = "+.3f" if signed else ".3f"
+    if interval is None or math.isnan(interval[0]):
+        return format(value, spec)
+    low, high = interval
+    text = f"{value:{spec}} [{low:{spec}}, {high:{spec}}]"
+    return f"{text} *" if signed and (low > 0 or high < 0) else text
+
+
+def interval_note(bootstrap: dict) -> str:
+    """The sentence saying how the bracketed intervals were drawn."""
+    return (
+        f"`value [low, high]`: {bootstrap['level']:.0%} percentile-bootstrap confidence "
+        f"interval over {bootstrap['over']} ({bootstrap['resamples']} resamples, seed "
+        f"{bootstrap['seed']}): rerunning the evaluation on other series of the same kind "
+        "would likely land inside it."
+    )
+
+
+def metric_cell(group: dict, key: str) -> object:
+    """A group's value of `key` with its interval when ``metrics.json`` carries one."""
+    interval = group.get("intervals", {}).get(key)
+    if interval is None:
+        return group.get(key)
+    return format_estimate(group.get(key), interval)
+
+
 def markdown_table(
     header: Sequence[str], rows: Sequence[Sequence[object]], text_columns: int = 1
 ) -> str:
@@ -51,7 +84,8 @@ def markdown_table(
 
 def _group_rows(groups: dict[str, dict]) -> list[list[object]]:
     return [
-        [name, *(group.get(key) for key, _ in METRIC_COLUMNS)] for name, group in groups.items()
+        [name, *(metric_cell(group, key) for key, _ in METRIC_COLUMNS)]
+        for name, group in groups.items()
     ]
 
 
@@ -85,6 +119,8 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         "a valid `<think>`/`<answer>`/`<class>` format; – = undefined (e.g. affiliation on "
         "multivariate rows, which are scored on variate ids).",
     ]
+    if "bootstrap" in metrics:
+        parts.append(interval_note(metrics["bootstrap"]))
     if figures:
         parts.append("## Figures")
         parts += [f"![{Path(path).stem}]({path})" for path in figures]
@@ -109,7 +145,11 @@ def compare_runs(runs: Sequence[tuple[str, dict]]) -> str:
     and class accuracy of each anomaly type with one column per run."""
     header = ["run", "backend / model", *(title for _, title in METRIC_COLUMNS)]
     overall = [
-        [name, describe_run(metrics), *(metrics["overall"].get(key) for key, _ in METRIC_COLUMNS)]
+        [
+            name,
+            describe_run(metrics),
+            *(metric_cell(metrics["overall"], key) for key, _ in METRIC_COLUMNS),
+        ]
         for name, metrics in runs
     ]
     types = [label for label in LABELS if any(label in m["by_type"] for _, m in runs)]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anomseer.atomic_files import write_atomic
+from anomseer.bootstrap import BOOTSTRAP_SETTINGS, group_intervals
 from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError
 from anomseer.evaluation.backends import (
@@ -261,7 +262,20 @@ def summarize(records: Sequence[dict]) -> dict:
     for score, family, is_failure in zip(scores, families, failed, strict=True):
         metrics["by_type"][score.truth_label]["failures"] += is_failure
         metrics["by_family"][family]["failures"] += is_failure
+    _add_intervals(metrics, records, scores)
     return metrics
+
+
+def _add_intervals(metrics: dict, records: Sequence[dict], scores: list[SampleScore]) -> None:
+    """Bootstrap intervals over series of the headline metrics of every group."""
+    metrics["bootstrap"] = dict(BOOTSTRAP_SETTINGS)
+    metrics["overall"]["intervals"] = group_intervals(records)
+    for name, group in metrics["by_type"].items():
+        group["intervals"] = group_intervals(
+            [r for r, s in zip(records, scores, strict=True) if s.truth_label == name]
+        )
+    for name, group in metrics["by_family"].items():
+        group["intervals"] = group_intervals([r for r in records if r["family"] == name])
 
 
 def _finish(

@@ -1,3 +1,5 @@
+import pytest
+
 from anomseer.cli import main
 from anomseer.evaluation import evaluate
 from anomseer.evaluation.report import format_value, markdown_table
@@ -11,29 +13,59 @@ def test_markdown_cells_and_alignment():
     )
 
 
-def test_report_compares_runs_side_by_side(eval_data, chat_server, tmp_path, capsys):
-    options = dict(model="stand-model", base_url=chat_server.base_url, figures=False, limit=3)
+def test_report_compares_runs_on_shared_rows(eval_data, chat_server, tmp_path, capsys):
+    options = dict(model="stand-model", base_url=chat_server.base_url, figures=False)
     chat_server.answers = {200: format_answer([[60, 61]], "global point", think="spike")}
-    evaluate(eval_data, "eval", "openai", tmp_path / "good", **options)
+    good = evaluate(eval_data, "eval", "openai", tmp_path / "good", limit=5, **options)
     chat_server.answers = {}
-    evaluate(eval_data, "eval", "openai", tmp_path / "blind", **options)
+    evaluate(eval_data, "eval", "openai", tmp_path / "blind", limit=3, **options)
+    assert good["bootstrap"] == {"over": "series", "resamples": 1000, "seed": 0, "level": 0.95}
+    assert good["overall"]["intervals"]["aff_f1"] == pytest.approx([0.0, 0.6])
+    assert good["by_type"]["global point"]["intervals"]["class_accuracy"] == [1.0, 1.0]
+    report_md = (tmp_path / "good" / "report.md").read_text()
+    assert "| overall | 5 | 0.200 [0.000, 0.600] |" in report_md
 
     assert main(["report", str(tmp_path / "good"), str(tmp_path / "blind")]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
-    assert lines[0].startswith("| run | backend / model | n | Aff-P | Aff-R | Aff-F1 | Acc |")
-    # good: 1 of 3 rows exact (aff F1 1/3, accuracy 1/3); blind: every answer invalid
-    assert lines[2].startswith("| good | openai stand-model | 3 | 0.333 | 0.333 | 0.333 | 0.333 |")
-    assert lines[3].startswith("| blind | openai stand-model | 3 | 0.000 | 0.000 | 0.000 | 0.000 |")
-    assert lines[3].endswith("| 0.000 | 3 | 0 |")  # format rate, invalid, failed
-    assert "| global point | 1.000 / 1.000 | 0.000 / 0.000 |" in text
-    assert "| seasonal | 0.000 / 0.000 | 0.000 / 0.000 |" in text
-    assert "Note:" not in text
+    assert "Compared on the 3 series (3 completions) every run answered" in text
+    assert "(completions per run: good 5, blind 3)" in text
+    # shared rows: good answers 1 of 3 exactly; blind answers nothing valid
+    assert "| good | openai stand-model | 0.333 [0.000, 1.000] | 0.333 [0.000, 1.000] |" in text
+    assert "| blind | openai stand-model | 0.000 [0.000, 0.000] |" in text
+    assert "| blind | -0.333 [-1.000, +0.000] | -0.333 [-1.000, +0.000] |" in text
+    assert "| global point | blind | 1 | 0.000 [0.000, 0.000] | 0.000 [0.000, 0.000] " in text
+    assert "| -1.000 [-1.000, -1.000] * |" in text  # the global point row, where blind is worse
+    # then each run on all its rows, from metrics.json (with its intervals)
+    full = lines.index("## Each run on all its rows")
+    assert lines[full + 2].startswith("| run | backend / model | n | Aff-P | Aff-R | Aff-F1 |")
+    assert lines[full + 4].startswith("| good | openai stand-model | 5 | 0.200 [0.000, 0.600] |")
+    assert lines[full + 5].endswith("| 0.000 | 3 | 0 |")  # format rate, invalid, failed
+    assert "Note: these runs did not all evaluate the same data" in text
 
     output = tmp_path / "comparison.md"
     runs = [str(tmp_path / "good"), str(tmp_path / "blind")]
     assert main(["report", *runs, "--output", str(output)]) == 0
     assert output.read_text() == text
+
+    assert main(["report", "--group", f"seeds={runs[0]},{runs[1]}", "--resamples", "200"]) == 0
+    grouped = capsys.readouterr().out
+    assert "| seeds | openai stand-model | 0.167 [" in grouped  # (1/3 + 0) / 2 per completion
+    assert "| seeds | 2 | 0.167 ± 0.236 |" in grouped  # the runs' means 1/3 and 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--group", "solo"], "NAME=OUT1,OUT2"),
+        (["--group", "g=only_one"], "at least two run folders"),
+        ([], "at least one run folder"),
+    ],
+)
+def test_report_refuses_bad_groups_in_one_line(arguments, message, capsys):
+    assert main(["report", *arguments]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
 
 
 def test_report_on_an_unfinished_run_is_one_line(tmp_path, capsys):
