@@ -63,7 +63,13 @@ from anomseer.trainers.arguments import (
 )
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+from anomseer.trainers.policy_states import (
+    completion_forward_count,
+    completion_hidden_states,
+    eval_mode,
+    text_forward_count,
+    text_hidden_states,
+)
 from anomseer.trainers.training_data import load_training_splits
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -205,8 +211,10 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
         except ValueError as error:
             raise UserInputError(self._explain(error)) from error
         check_stage_config(self)
-        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
-        if fsdp_gradient and self.gradient_accumulation_steps > 1:
+        version = fsdp_version(self)
+        if self.projection == "gradient" and version == 1:
+            raise UserInputError(FSDP1_GRADIENT)
+        if self.projection == "gradient" and version and self.gradient_accumulation_steps > 1:
             # FSDP accumulates unsynchronised gradients inside its own buffers, where the two
             # objectives could not be held apart: synchronise every micro-batch instead.
             kwargs = dict(self.accelerator_config.gradient_accumulation_kwargs or {})
@@ -244,12 +252,6 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
                 "give (it reduces them inside backward); use projection=advantage with DeepSpeed, "
                 "or launch with DDP or FSDP2 (recipes/accelerate/ddp.yaml, fsdp.yaml)"
             )
-        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
-        if fsdp_gradient and os.environ.get("FSDP_VERSION", "1") == "1":
-            raise UserInputError(
-                "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the "
-                "accelerate config (recipes/accelerate/fsdp.yaml) or use projection=advantage"
-            )
 
     def _explain(self, error: ValueError) -> str:
         """One line for a GRPOConfig refusal, with the fix for the common one."""
@@ -268,6 +270,24 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
 def _launched_with(kind: str) -> bool:
     """Whether ``accelerate launch`` set up DeepSpeed (``DEEPSPEED``) or FSDP (``FSDP``)."""
     return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
+
+
+FSDP1_GRADIENT = (
+    "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the accelerate "
+    "config (recipes/accelerate/fsdp.yaml) or fsdp_config version 2, or use projection=advantage"
+)
+
+
+def fsdp_version(config: GRPOConfig) -> int | None:
+    """The FSDP version a run with ``config`` will use (None without FSDP): from
+    ``TrainingArguments.fsdp`` / ``fsdp_config`` when set there (they take precedence, as in the
+    Trainer), else from ``accelerate launch``'s environment (its default version is 1)."""
+    plugin_args = getattr(config, "fsdp_plugin_args", None)
+    if plugin_args:
+        return int(plugin_args.get("fsdp_version", 2))
+    if _launched_with("FSDP"):
+        return int(os.environ.get("FSDP_VERSION", "1"))
+    return None
 
 
 class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
@@ -306,6 +326,17 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         # TRL left-pads the prompt ids itself; the processor's padding must agree with them
         getattr(self.processing_class, "tokenizer", self.processing_class).padding_side = "left"
         self._aux_grads: list[torch.Tensor | None] | None = None
+        self._check_fsdp_state()
+
+    def _check_fsdp_state(self) -> None:
+        """Refuse and synchronise from the accelerator's actual FSDP state, whichever way FSDP
+        was turned on (the config's own check covers the ways it can see)."""
+        plugin = getattr(self.accelerator.state, "fsdp_plugin", None)
+        if plugin is None or self.args.projection != "gradient":
+            return
+        if plugin.fsdp_version == 1:
+            raise UserInputError(FSDP1_GRADIENT)
+        self.accelerator.gradient_state.plugin_kwargs["sync_each_batch"] = True
 
     # ----- grounded advantage -------------------------------------------------------------
 
@@ -325,7 +356,10 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     def _local_similarity(
         self, inputs: list[dict[str, Any]], batch: dict[str, Any], mode: str
     ) -> GroundedSimilarity:
-        """s (and W) of this process's completions against their rows' ExpCoT."""
+        """s (and W) of this process's completions against their rows' ExpCoT.
+
+        Every process makes the same grounding forwards in the same order (ExpCoT reads, then
+        completion reads): the counts are agreed across processes first and padded up to."""
         args = self.args
         texts = [_expcot_text(row) for row in inputs]
         unique = list(dict.fromkeys(texts))  # the G completions of a prompt share one text
@@ -334,8 +368,12 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         rows = (
             args.per_device_train_batch_size if mode == "train" else args.per_device_eval_batch_size
         )
+        text_forwards, completion_forwards = self._agreed_counts(
+            text_forward_count(len(unique), rows), completion_forward_count(batch, rows)
+        )
         similarities, costs, done = [], [], 0
         with (
+            eval_mode(self.model),
             disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
             self.accelerator.autocast(),
         ):
@@ -346,8 +384,10 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 args.expcot_max_tokens,
                 rows,
                 self.accelerator.device,
+                forwards=text_forwards,
             )
-            for states, mask in completion_hidden_states(self.model, batch, rows):
+            chunks = completion_hidden_states(self.model, batch, rows, completion_forwards)
+            for states, mask in chunks:
                 index = reference[done : done + states.size(0)].to(ref_states.device)
                 done += states.size(0)
                 with torch.autocast(states.device.type, enabled=False):  # OT in ot_dtype
@@ -367,6 +407,13 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 if result.transport_cost is not None:
                     costs.append(result.transport_cost)
         return GroundedSimilarity(torch.cat(similarities), torch.cat(costs) if costs else None)
+
+    def _agreed_counts(self, *counts: int) -> tuple[int, ...]:
+        """Each count's largest value over all processes (itself on one process)."""
+        if self.accelerator.num_processes == 1:
+            return counts
+        local = torch.tensor(counts, device=self.accelerator.device)
+        return tuple(self.accelerator.gather(local).view(-1, len(counts)).amax(dim=0).tolist())
 
     def _ground_advantages(
         self, batch: dict[str, Any], local: GroundedSimilarity, group_size: int, mode: str
