@@ -72,7 +72,8 @@ def run_step(
     """Train one step on the first ``prompts`` rows of ``data_dir`` (an ``anomseer gen``
     folder), in ``accumulation`` micro-batches of ``per_device`` completions; return this rank's
     advantages (before and after grounding), similarities, grounded advantages, the flat
-    gradient the optimizer received and the number of grounding forwards."""
+    gradient the optimizer received, and the number of policy forwards (all of them, and those
+    of the grounding)."""
     import torch
     from datasets import load_dataset
     from transformers import TrainerCallback
@@ -80,18 +81,15 @@ def run_step(
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.timerpo import TimerPOConfig, TimerPOTrainer
 
-    record: dict = {"grounding_forwards": 0}
+    record: dict = {"grounding_forwards": 0, "forwards": 0}
 
     class RecordingTrainer(TimerPOTrainer):
         def _local_similarity(self, inputs, batch, mode):
-            def count(module, args):
-                record["grounding_forwards"] += 1
-
-            handle = self.model.register_forward_pre_hook(count)
+            before = record["forwards"]
             try:
                 return super()._local_similarity(inputs, batch, mode)
             finally:
-                handle.remove()
+                record["grounding_forwards"] += record["forwards"] - before
 
         def _ground_advantages(self, batch, local, group_size, mode):
             record["main"] = batch["advantages"].clone()
@@ -126,6 +124,9 @@ def run_step(
     model, processor = load_model_and_processor(model_dir, dtype="float32")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         model.register_forward_pre_hook(_collective)
+    model.register_forward_pre_hook(
+        lambda module, args: record.update(forwards=record["forwards"] + 1)
+    )
     trainer = RecordingTrainer(
         model=model,
         args=config,

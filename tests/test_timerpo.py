@@ -308,6 +308,55 @@ def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, timerpo_data
     assert not torch.equal(*draws)
 
 
+@pytest.mark.slow
+def test_the_old_logprob_pass_gives_the_completion_states(tiny_model_dir, timerpo_data, tmp_path):
+    """Generation out of step with the optimiser makes TRL read old log-probabilities; the
+    grounding reuses that pass's last hidden states (only the ExpCoT reads are left) and gets
+    the s it would read itself. Under LoRA the kept pass is the adapter's, not TRL's reference
+    pass (adapter disabled)."""
+    from peft import LoraConfig
+
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    forwards, checks = [], []
+
+    class Checking(TimerPOTrainer):
+        def _local_similarity(self, inputs, batch, mode):
+            assert self._captured_states is not None
+            forwards.clear()
+            kept = super()._local_similarity(inputs, batch, mode)
+            reused_reads = len(forwards)
+            own = super()._local_similarity(inputs, batch, mode)  # nothing kept: reads itself
+            with self.model.disable_adapter():
+                base = super()._local_similarity(inputs, batch, mode)
+            checks.append((kept, own, base, reused_reads, len(forwards) - reused_reads))
+            return kept
+
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    model.register_forward_pre_hook(lambda module, args: forwards.append(1))
+    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.1, target_modules=["q_proj", "v_proj"])
+    config = tiny_config(
+        tmp_path, per_device_train_batch_size=4, steps_per_generation=2, max_steps=4
+    )
+    trainer = Checking(
+        model=model,
+        reward_funcs=[text_length_reward],
+        args=config,
+        train_dataset=prompt_rows(timerpo_data, 4),
+        processing_class=processor,
+        peft_config=lora,
+    )
+    trainer.train()
+    assert len(checks) == 2
+    for kept, own, _, reused_reads, own_reads in checks:
+        assert torch.allclose(kept.similarity, own.similarity, atol=1e-6)
+        # the own and the base readings each also read the 2 completion pieces; the kept one not
+        assert own_reads - 2 * reused_reads == 4
+    kept, _, base, _, _ = checks[-1]  # after two optimiser steps the adapter is not zero
+    assert not torch.allclose(kept.similarity, base.similarity, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------- advantages
 
 
@@ -472,6 +521,10 @@ def test_three_processes_with_a_collective_in_every_forward_match_one(
             name = f"{per_device}x{accumulation}-{projection}"
             ranks = [torch.load(tmp_path / f"{name}-rank{r}.pt") for r in range(world)]
             assert len({rank["grounding_forwards"] for rank in ranks}) == 1, name
+            if projection == "gradient":  # DDP: one shared forward unless it synchronises
+                assert {rank["forwards"] - rank["grounding_forwards"] for rank in ranks} == {
+                    accumulation + 1
+                }, name
             for key in ("main", "similarity", "advantages", "grounded"):
                 if key in one:
                     joined = torch.cat([rank[key] for rank in ranks])
@@ -495,6 +548,8 @@ def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
     halves = run_step(*args, str(tmp_path / "halves"), total // 2, "gradient", accumulation=2)
     # the primary and the grounded gradients are accumulated apart, then projected once
     assert torch.allclose(halves["grad"], whole["grad"], rtol=1e-4, atol=1e-7)
+    # one forward per micro-batch serves both losses (two backwards)
+    assert halves["forwards"] - halves["grounding_forwards"] == 2
     assert torch.equal(halves["grounded"], whole["grounded"])
 
 

@@ -48,14 +48,18 @@ _CHUNKED_KEYS = (
 
 
 @contextmanager
-def last_hidden_state_hook(model: PreTrainedModel) -> Iterator[dict[str, torch.Tensor]]:
-    """While open, every forward of ``model`` leaves its decoder's last hidden state
-    ``[batch, tokens, hidden]`` under the key ``"states"`` of the yielded dict."""
-    captured: dict[str, torch.Tensor] = {}
+def last_hidden_state_hook(
+    model: PreTrainedModel, last_tokens: int | None = None
+) -> Iterator[list[torch.Tensor]]:
+    """While open, every forward of ``model`` appends its decoder's last hidden state
+    ``[batch, tokens, hidden]`` (only the last ``last_tokens`` positions, when given, detached)
+    to the yielded list."""
+    captured: list[torch.Tensor] = []
 
     def keep(module: torch.nn.Module, args: Any, output: Any) -> None:
         states = getattr(output, "last_hidden_state", None)
-        captured["states"] = output[0] if states is None else states
+        states = (output[0] if states is None else states).detach()
+        captured.append(states if last_tokens is None else states[:, -last_tokens:])
 
     handle = model.get_decoder().register_forward_hook(keep)
     try:
@@ -143,10 +147,11 @@ def completion_hidden_states(
             )
             _read(model, **inputs)
             width = completion_ids.size(1)
-            yield captured["states"][:, -width:], chunk["completion_mask"].bool()
+            yield captured.pop()[:, -width:], chunk["completion_mask"].bool()
             if index == pieces - 1:
                 for _ in range(padding):
                     _read(model, **inputs)
+                captured.clear()
 
 
 @torch.no_grad()
@@ -186,12 +191,13 @@ def text_hidden_states(
             for start in range(0, len(texts), rows):
                 piece = slice(start, start + rows)
                 _read(model, input_ids=input_ids[piece], attention_mask=mask[piece])
-                states.append(captured["states"])
+                states.append(captured.pop())
                 remaining -= 1
         token = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         one_token = torch.full((1, 1), token, dtype=torch.long, device=device)
         for _ in range(remaining):
             _read(model, input_ids=one_token, attention_mask=torch.ones_like(one_token))
+        captured.clear()
     if not states:  # every text is empty: no tokens, the cost of each is 1
         hidden = model.config.get_text_config().hidden_size
         return torch.zeros(len(texts), 0, hidden, device=device), mask.bool()

@@ -67,6 +67,7 @@ from anomseer.trainers.policy_states import (
     completion_forward_count,
     completion_hidden_states,
     eval_mode,
+    last_hidden_state_hook,
     text_forward_count,
     text_hidden_states,
 )
@@ -326,6 +327,9 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         # TRL left-pads the prompt ids itself; the processor's padding must agree with them
         getattr(self.processing_class, "tokenizer", self.processing_class).padding_side = "left"
         self._aux_grads: list[torch.Tensor | None] | None = None
+        self._capturing = False  # armed: keep the states of TRL's next old-log-prob pass
+        self._captured_states: torch.Tensor | None = None
+        self._shared_forward: list[Any] | None = None  # see _backward_grounded_objective
         self._check_fsdp_state()
 
     def _check_fsdp_state(self) -> None:
@@ -341,8 +345,15 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     # ----- grounded advantage -------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = super()._generate_and_score_completions(inputs)
-        if self.args.grounding == "none":
+        grounded = self.args.grounding != "none"
+        self._capturing = grounded and self._trl_reads_old_logps()
+        try:
+            batch = super()._generate_and_score_completions(inputs)
+        finally:
+            self._capturing = False
+        if "old_per_token_logps" not in batch:
+            self._captured_states = None
+        if not grounded:
             return batch
         mode = "train" if self.model.training else "eval"
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
@@ -361,6 +372,7 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         Every process makes the same grounding forwards in the same order (ExpCoT reads, then
         completion reads): the counts are agreed across processes first and padded up to."""
         args = self.args
+        captured, self._captured_states = self._captured_states, None
         texts = [_expcot_text(row) for row in inputs]
         unique = list(dict.fromkeys(texts))  # the G completions of a prompt share one text
         position = {text: i for i, text in enumerate(unique)}
@@ -368,8 +380,9 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         rows = (
             args.per_device_train_batch_size if mode == "train" else args.per_device_eval_batch_size
         )
+        own_reads = completion_forward_count(batch, rows) if captured is None else 0
         text_forwards, completion_forwards = self._agreed_counts(
-            text_forward_count(len(unique), rows), completion_forward_count(batch, rows)
+            text_forward_count(len(unique), rows), own_reads
         )
         similarities, costs, done = [], [], 0
         with (
@@ -386,7 +399,11 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 self.accelerator.device,
                 forwards=text_forwards,
             )
-            chunks = completion_hidden_states(self.model, batch, rows, completion_forwards)
+            if completion_forwards == 0:  # TRL's old-log-prob pass read them
+                mask = batch["completion_mask"].bool()
+                chunks = zip(captured.split(rows), mask.split(rows), strict=True)
+            else:
+                chunks = completion_hidden_states(self.model, batch, rows, completion_forwards)
             for states, mask in chunks:
                 index = reference[done : done + states.size(0)].to(ref_states.device)
                 done += states.size(0)
@@ -407,6 +424,45 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 if result.transport_cost is not None:
                     costs.append(result.transport_cost)
         return GroundedSimilarity(torch.cat(similarities), torch.cat(costs) if costs else None)
+
+    def _trl_reads_old_logps(self) -> bool:
+        """Whether TRL's scoring runs a no-grad pass of the policy over the completions (old
+        log-probabilities: vLLM importance sampling, or generation out of step with the
+        optimiser), whose last hidden states the grounding can then reuse."""
+        generate_every = self.args.steps_per_generation * self.num_iterations
+        return self.args.gradient_accumulation_steps % generate_every != 0 or bool(
+            self.use_vllm and self.vllm_importance_sampling_correction
+        )
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: torch.nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """TRL's policy pass, which also (1) keeps the completions' last hidden states of the
+        old-log-prob pass, the first no-grad pass of the policy while scoring (TRL's reference
+        pass comes after it, with PEFT's adapter disabled), read in eval mode as the grounding
+        reads; (2) with ``projection: gradient``, serves the primary loss the forward the
+        grounded loss made."""
+        if self._shared_forward and torch.is_grad_enabled():
+            outputs, self._shared_forward = self._shared_forward[0], None
+            return outputs
+        read = super()._get_per_token_logps_and_entropies
+        call = (model, input_ids, attention_mask, logits_to_keep, *args)
+        if self._capturing and model is self.model and not torch.is_grad_enabled():
+            self._capturing = False
+            with eval_mode(model), last_hidden_state_hook(model, logits_to_keep) as states:
+                outputs = read(*call, **kwargs)
+            self._captured_states = torch.cat(states)
+            return outputs
+        outputs = read(*call, **kwargs)
+        if self._shared_forward is not None and torch.is_grad_enabled():
+            self._shared_forward.append(outputs)
+        return outputs
 
     def _agreed_counts(self, *counts: int) -> tuple[int, ...]:
         """Each count's largest value over all processes (itself on one process)."""
@@ -465,6 +521,7 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     ) -> torch.Tensor:
         """The primary loss; with ``projection: gradient`` the grounded objective is first
         back-propagated into gradients of its own (see ``_backward_grounded_objective``)."""
+        self._shared_forward = None
         if self.model.training and self._projects_gradients():
             self._backward_grounded_objective(model, inputs)
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -490,6 +547,17 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     def _trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def _shares_forward(self) -> bool:
+        """Whether the grounded and the primary loss can back-propagate through one forward:
+        not where the gradients are synchronised inside backward (DDP's synchronising
+        micro-step, FSDP), nor with reentrant gradient checkpointing or an MoE aux loss."""
+        checkpointing = self.args.gradient_checkpointing and (
+            self.args.gradient_checkpointing_kwargs or {}
+        ).get("use_reentrant", True)
+        distributed = self.accelerator.num_processes > 1
+        synchronising = self.accelerator.sync_gradients or self.is_fsdp_enabled
+        return not (checkpointing or self.aux_loss_enabled or (distributed and synchronising))
+
     def _backward_grounded_objective(self, model: torch.nn.Module, inputs: dict[str, Any]) -> None:
         """Back-propagate the grounded objective (TRL's clipped policy loss with A_ts as the
         advantage, no KL, no entropy bonus) into gradients kept apart from the primary ones.
@@ -497,7 +565,10 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         The parameters' ``.grad`` holds the primary gradients accumulated so far; they are set
         aside, the grounded gradients accumulated so far are put in their place for this
         backward (so DDP and FSDP synchronise them as usual), then the two are swapped back.
+        Where ``_shares_forward``, the graph is kept and the primary loss reuses this forward.
         """
+        share = self._shares_forward()
+        self._shared_forward = [] if share else None
         params = self._trainable_parameters()
         main_grads = [p.grad for p in params]
         for param, grad in zip(params, self._aux_grads or [None] * len(params), strict=True):
@@ -506,7 +577,7 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
             aux_loss = super().compute_loss(
                 model, {**inputs, "advantages": inputs["grounded_advantages"]}
             )
-        self.accelerator.backward(aux_loss)
+        self.accelerator.backward(aux_loss, retain_graph=share)
         self._aux_grads = [p.grad for p in params]
         for param, grad in zip(params, main_grads, strict=True):
             param.grad = grad
