@@ -4,6 +4,7 @@ GRPO, every grounding and projection mode end to end, two processes, learning, r
 import itertools
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -643,6 +644,22 @@ def test_bad_input_is_one_line_before_any_model_loads(
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line.startswith("anomseer timerpo: error: ")
     assert message in last_line
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_its_steps_on_the_tiny_model():
+    """``scripts/gpu_check.py`` (3B-size on a GPU) on its ``--tiny`` CPU path."""
+    script = ROOT / "scripts" / "gpu_check.py"
+    flags = ["--tiny", "--device", "cpu", "--completion-tokens", "8", "--group", "2"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script), *flags], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    for step in ("SFT step", "TimerPO step"):
+        line = next(line for line in lines if line.startswith(f"{step}:"))
+        assert float(line.rsplit("seconds ", 1)[1]) > 0, line
 
 
 # ---------------------------------------------------------------------------- recipes
