@@ -59,7 +59,8 @@ def last_hidden_state_hook(
     def keep(module: torch.nn.Module, args: Any, output: Any) -> None:
         states = getattr(output, "last_hidden_state", None)
         states = (output[0] if states is None else states).detach()
-        captured.append(states if last_tokens is None else states[:, -last_tokens:])
+        # a copy of the kept positions, so the full-width states can be freed
+        captured.append(states if last_tokens is None else states[:, -last_tokens:].contiguous())
 
     handle = model.get_decoder().register_forward_hook(keep)
     try:
