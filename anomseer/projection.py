@@ -20,7 +20,8 @@ import torch
 from anomseer.errors import UserInputError
 
 PROJECTION_EPS = 1e-8
-"""A group whose ||A_main||^2 is at most this is a tie: its grounded advantage passes unchanged."""
+"""Added to ||A_main||^2 in the projection's denominator (SPEC section 5); a group whose
+||A_main||^2 is at most this counts as a tie in the trainer's ``tie_fraction`` metric."""
 
 
 def grouped(values: torch.Tensor, group_size: int) -> torch.Tensor:
@@ -38,21 +39,16 @@ def grouped(values: torch.Tensor, group_size: int) -> torch.Tensor:
 def orthogonalize_advantages(
     a_ts: torch.Tensor, a_main: torch.Tensor, group_size: int
 ) -> torch.Tensor:
-    """A_ts_perp = A_ts - <A_ts, A_main> / ||A_main||^2 A_main, per group; shape [B].
-
-    A group whose ||A_main||^2 is at most 1e-8 (all rewards tie) passes through unchanged.
-    SPEC writes the guard as ``||A_main||^2 + 1e-8`` in the denominator; using it as a tie
-    threshold instead keeps every other group exactly orthogonal (to rounding) and differs
-    from the reference by at most 1e-8 / ||A_main||^2 of the removed component.
-    """
+    """A_ts_perp = A_ts - <A_ts, A_main> / (||A_main||^2 + 1e-8) A_main, per group (SPEC
+    section 5); shape [B]. A group whose rewards all tie (A_main = 0) passes unchanged, and a
+    near-tie is only partly projected, exactly as the formula says."""
     if a_ts.shape != a_main.shape:
         raise ValueError(f"a_ts {tuple(a_ts.shape)} and a_main {tuple(a_main.shape)} differ")
     ts = grouped(a_ts, group_size)
     main = grouped(a_main, group_size)
     dot = (ts * main).sum(dim=1, keepdim=True)
     squared_norm = (main * main).sum(dim=1, keepdim=True)
-    tie = squared_norm <= PROJECTION_EPS
-    coefficient = torch.where(tie, 0.0, dot / torch.where(tie, 1.0, squared_norm))
+    coefficient = dot / (squared_norm + PROJECTION_EPS)
     return (ts - coefficient * main).reshape(a_ts.shape)
 
 

@@ -59,27 +59,47 @@ REQUIRED_COLUMNS = ("intervals", "anomaly_type", "length")
 """Dataset columns every reward reads (``variates`` and ``series`` are optional)."""
 
 
+_SCORED_COLUMNS = (*REQUIRED_COLUMNS, "variates", "series")
+_last_scored: list[Any] = []
+"""The last call's (completions, their texts, the column lists, scores). TRL calls each reward
+function of a step with the same list objects, so every completion is parsed once per step."""
+
+
 def _scores(completions: Sequence, columns: dict[str, Any]) -> list[SampleScore]:
-    """Parse and score every completion against its row's columns."""
+    """Parse and score every completion against its row's columns; the reward terms of one
+    TRL step share one scoring (same objects, same texts)."""
+    texts = [completion_text(completion) for completion in completions]
+    inputs = [columns.get(name) for name in _SCORED_COLUMNS]
+    if _last_scored:
+        last_completions, last_texts, last_inputs, scores = _last_scored
+        same_objects = all(a is b for a, b in zip(last_inputs, inputs, strict=True))
+        if last_completions is completions and same_objects and last_texts == texts:
+            return scores
+    scores = _score_texts(texts, columns)
+    _last_scored[:] = [completions, texts, inputs, scores]
+    return scores
+
+
+def _score_texts(texts: list[str], columns: dict[str, Any]) -> list[SampleScore]:
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
         raise UserInputError(
             f"the reward functions need the dataset column(s) {', '.join(missing)}; "
             "train on a dataset that has the columns data generation writes"
         )
-    n = len(completions)
+    n = len(texts)
     variates = columns.get("variates") or [None] * n
     series = columns.get("series") or [None] * n
     return [
         score_completion(
-            completion_text(completion),
+            text,
             intervals=columns["intervals"][i],
             anomaly_type=columns["anomaly_type"][i],
             length=columns["length"][i],
             variates=variates[i],
             series=series[i],
         )[1]
-        for i, completion in enumerate(completions)
+        for i, text in enumerate(texts)
     ]
 
 

@@ -2,7 +2,10 @@
 
 1. Step time: the same tiny model, data and settings trained with TRL's ``GRPOTrainer`` and with
    ``TimerPOTrainer`` in several modes; the per-step time TRL logs (generation, scoring,
-   grounding, loss and backward), median over the steps after a warm-up.
+   grounding, loss and backward), median over the steps after a warm-up. Then GRPO and the
+   default TimerPO again with generation out of step with the optimiser
+   (``steps_per_generation=2``), where TRL reads old log-probabilities, as it always does with
+   vLLM's importance-sampling correction (the shipped recipes): TimerPO reuses that pass.
 2. Grounding stage: on a batch captured from a real TimerPO step, the whole stage as the
    trainer runs it (policy forwards for the completions and the ExpCoT, then one batched
    transport solve) against the same forwards followed by what the reference did: states to
@@ -42,9 +45,9 @@ MODES = {
 }
 
 
-def settings(args: argparse.Namespace, out_dir: str) -> dict:
-    """Trainer settings shared by every run (GRPOConfig fields)."""
-    return dict(
+def settings(args: argparse.Namespace, out_dir: str, **changes) -> dict:
+    """Trainer settings shared by every run (GRPOConfig fields), with ``changes``."""
+    return changes | dict(
         output_dir=out_dir,
         num_generations=args.group,
         per_device_train_batch_size=args.batch,
@@ -170,6 +173,19 @@ def main() -> None:
             f"| {grounding / step:.0%} |"
         )
         timerpo = timerpo or trainer
+
+    out_of_step = {"steps_per_generation": 2}
+    print("\nGeneration out of step with the optimiser (steps_per_generation=2): TRL reads old")
+    print("log-probabilities, and TimerPO takes the completions' hidden states from that pass.\n")
+    print("| trainer | step s | vs GRPO | grounding s |")
+    print("|---|---|---|---|")
+    config = GRPOConfig(**settings(args, str(work / "grpo-old"), **out_of_step))
+    base_old, _ = step_times(train(GRPOTrainer, config, model_dir, dataset), args.warmup)
+    print(f"| GRPO (TRL) | {base_old:.3f} | 1.00x | - |")
+    config = TimerPOConfig(**settings(args, str(work / "timerpo-old"), **out_of_step))
+    step, grounding = step_times(train(TimerPOTrainer, config, model_dir, dataset), args.warmup)
+    print(f"| TimerPO ot + advantage projection | {step:.3f} | {step / base_old:.2f}x "
+          f"| {grounding:.3f} |")  # fmt: skip
 
     # the grounding stage on the last batch of the first TimerPO run
     inputs, batch, mode = timerpo.captured

@@ -1,9 +1,13 @@
 """One TimerPO step on fixed completions, in one process or under ``accelerate launch``.
 
-``distributed_timerpo.py MODEL_DIR DATA_DIR OUT_DIR PER_DEVICE_BATCH`` trains one step with
-``projection: advantage`` and one with ``projection: gradient``; each rank writes
-``OUT_DIR/<projection>-rank<N>.pt`` with its part of the advantages and the gradients of the
-step. The test runs the same step in one process with the whole batch and compares.
+``distributed_timerpo.py MODEL_DIR DATA_DIR OUT_DIR GROUP PROMPTS LAYOUT...`` trains, for each
+``LAYOUT`` written ``PER_DEVICE_BATCH:ACCUMULATION``, one step with ``projection: advantage``
+and one with ``projection: gradient``; each rank writes
+``OUT_DIR/<layout>-<projection>-rank<N>.pt`` with its part of the advantages, the gradients of
+the step and how many policy forwards it made while grounding. Under ``accelerate launch``
+every forward of the policy first runs an ``all_reduce`` (a forward pre-hook), as ZeRO-3's
+parameter gathering does: a process that makes a forward the others do not make hangs the
+run. The test runs the same step in one process with the whole batch and compares.
 
 Sampling cannot give the same completions in one process and in two (each rank draws from its
 own generator), so the completions come from ``fixed_rollout`` (TRL's ``rollout_func`` hook):
@@ -23,7 +27,7 @@ from anomseer.trainers.arguments import release_process_group
 
 GROUP_SIZE = 4
 PROMPTS = 3
-"""A global batch of 12 completions: with 6 per process the middle group spans both ranks."""
+"""A global batch of 12 completions: with 6 per process on two, the middle group spans both."""
 CANDIDATES = (
     format_answer([(500, 510)], "global point", think="a spike near 505"),
     format_answer([], "normal", think="the sine is regular"),
@@ -62,11 +66,14 @@ def run_step(
     per_device: int,
     projection: str,
     accumulation: int = 1,
+    group_size: int = GROUP_SIZE,
+    prompts: int = PROMPTS,
 ) -> dict:
-    """Train one step on the first rows of ``data_dir`` (an ``anomseer gen`` folder), in
-    ``accumulation`` micro-batches of ``per_device`` completions; return this rank's advantages
-    (before and after grounding), similarities, grounded advantages and the flat gradient the
-    optimizer received."""
+    """Train one step on the first ``prompts`` rows of ``data_dir`` (an ``anomseer gen``
+    folder), in ``accumulation`` micro-batches of ``per_device`` completions; return this rank's
+    advantages (before and after grounding), similarities, grounded advantages, the flat
+    gradient the optimizer received, and the number of policy forwards (all of them, and those
+    of the grounding)."""
     import torch
     from datasets import load_dataset
     from transformers import TrainerCallback
@@ -74,9 +81,16 @@ def run_step(
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.timerpo import TimerPOConfig, TimerPOTrainer
 
-    record: dict = {}
+    record: dict = {"grounding_forwards": 0, "forwards": 0}
 
     class RecordingTrainer(TimerPOTrainer):
+        def _local_similarity(self, inputs, batch, mode):
+            before = record["forwards"]
+            try:
+                return super()._local_similarity(inputs, batch, mode)
+            finally:
+                record["grounding_forwards"] += record["forwards"] - before
+
         def _ground_advantages(self, batch, local, group_size, mode):
             record["main"] = batch["advantages"].clone()
             record["similarity"] = local.similarity.clone()
@@ -93,7 +107,7 @@ def run_step(
     config = TimerPOConfig(
         output_dir=out_dir,
         projection=projection,
-        num_generations=GROUP_SIZE,
+        num_generations=group_size,
         per_device_train_batch_size=per_device,
         gradient_accumulation_steps=accumulation,
         max_completion_length=64,
@@ -108,10 +122,15 @@ def run_step(
         disable_tqdm=True,
     )
     model, processor = load_model_and_processor(model_dir, dtype="float32")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        model.register_forward_pre_hook(_collective)
+    model.register_forward_pre_hook(
+        lambda module, args: record.update(forwards=record["forwards"] + 1)
+    )
     trainer = RecordingTrainer(
         model=model,
         args=config,
-        train_dataset=load_dataset(data_dir, split="train").select(range(PROMPTS)),
+        train_dataset=load_dataset(data_dir, split="train").select(range(prompts)),
         processing_class=processor,
         rollout_func=fixed_rollout,
         callbacks=[GradientRecorder()],
@@ -120,18 +139,34 @@ def run_step(
     return record
 
 
+def _collective(module, args) -> None:
+    """A forward pre-hook with a collective in it, like ZeRO-3's parameter all-gather."""
+    import torch
+
+    torch.distributed.all_reduce(torch.zeros(1))
+
+
 def main() -> None:
     import torch
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    model_dir, data_dir, out_dir, per_device = sys.argv[1:5]
-    out_dir = Path(out_dir)
-    for projection in ("advantage", "gradient"):
-        record = run_step(
-            model_dir, data_dir, str(out_dir / projection), int(per_device), projection
-        )
-        rank = int(os.environ.get("RANK", "0"))
-        torch.save(record, out_dir / f"{projection}-rank{rank}.pt")
+    model_dir, data_dir, out_dir, group, prompts, *layouts = sys.argv[1:]
+    rank = int(os.environ.get("RANK", "0"))
+    for layout in layouts:
+        per_device, accumulation = map(int, layout.split(":"))
+        for projection in ("advantage", "gradient"):
+            name = f"{per_device}x{accumulation}-{projection}"
+            record = run_step(
+                model_dir,
+                data_dir,
+                str(Path(out_dir) / name),
+                per_device,
+                projection,
+                accumulation,
+                int(group),
+                int(prompts),
+            )
+            torch.save(record, Path(out_dir) / f"{name}-rank{rank}.pt")
     release_process_group()
 
 

@@ -15,17 +15,22 @@ from anomseer.projection import (
 
 
 def test_orthogonalize_by_hand():
-    # <A_ts, A_main> = 0.1 + 0.3 = 0.4, ||A_main||^2 = 2: remove 0.2 * A_main.
+    # <A_ts, A_main> = 0.1 + 0.3 = 0.4, ||A_main||^2 = 2: remove 0.4 / (2 + 1e-8) ~ 0.2 A_main.
     a_main = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
     a_ts = torch.tensor([0.1, 0.2, -0.3], dtype=torch.float64)
     perp = orthogonalize_advantages(a_ts, a_main, 3)
-    assert perp.tolist() == pytest.approx([-0.1, 0.2, -0.1], abs=1e-12)
+    assert perp.tolist() == pytest.approx([-0.1, 0.2, -0.1], abs=1e-9)
 
 
-def test_near_tie_below_the_threshold_passes_through():
-    a_main = torch.tensor([5e-5, -5e-5], dtype=torch.float64)  # ||A_main||^2 = 5e-9
+def test_near_tie_follows_the_spec_formula():
+    # ||A_main||^2 = 5e-9, <A_ts, A_main> = 1e-5: c = 1e-5 / (5e-9 + 1e-8) = 2000 / 3, so
+    # A_ts_perp = 0.1 - (2000 / 3) * 5e-5 = 0.1 - 1 / 30 = 1 / 15 (a third of A_ts is removed)
+    a_main = torch.tensor([5e-5, -5e-5], dtype=torch.float64)
     a_ts = torch.tensor([0.1, -0.1], dtype=torch.float64)
-    assert torch.equal(orthogonalize_advantages(a_ts, a_main, 2), a_ts)
+    perp = orthogonalize_advantages(a_ts, a_main, 2)
+    assert perp.tolist() == pytest.approx([1 / 15, -1 / 15], rel=1e-12)
+    # an exact tie (A_main = 0) passes A_ts unchanged
+    assert torch.equal(orthogonalize_advantages(a_ts, torch.zeros(2, dtype=torch.float64), 2), a_ts)
 
 
 def test_each_group_is_orthogonal_to_its_primary_advantage_and_ties_pass():
@@ -40,7 +45,10 @@ def test_each_group_is_orthogonal_to_its_primary_advantage_and_ties_pass():
     perp = orthogonalize_advantages(a_ts.reshape(-1), a_main.reshape(-1), size).view(groups, size)
     dots = (perp * a_main).sum(dim=1)
     ties = torch.tensor([3, 9])
-    assert dots.abs().max() < 1e-9
+    # what is left of <A_ts, A_main> is its share 1e-8 / (||A_main||^2 + 1e-8)
+    before = (a_ts * a_main).sum(dim=1)
+    squared = a_main.square().sum(dim=1)
+    assert torch.allclose(dots, before * 1e-8 / (squared + 1e-8), rtol=1e-6, atol=1e-15)
     assert torch.equal(perp[ties], a_ts[ties])
     # the grounded term keeps its group mean of zero
     assert perp.sum(dim=1).abs().max() < 1e-12

@@ -143,6 +143,29 @@ def test_registry():
         get_reward_funcs(["format", "accuracy"])
 
 
+def test_each_completion_is_parsed_once_for_all_reward_terms(monkeypatch):
+    import anomseer.rewards as rewards_module
+
+    parsed = []
+    real = rewards_module.score_completion
+
+    def counted(text, **kwargs):
+        parsed.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(rewards_module, "score_completion", counted)
+    completions = ["<answer>[[10, 20]]</answer><class>trend</class>", "no answer"]
+    kwargs = columns([ROW, ROW])  # one step: TRL passes the same lists to every function
+    first = [fn(completions, **kwargs) for fn in get_reward_funcs(["localization", "class"])]
+    assert parsed == completions
+    assert first[0] == [1.0, 0.0] and first[1] == [1.0, 0.0]  # exact answer; no answer
+    # the next step (new lists), or the same list with a changed text, is scored again
+    format_reward(completions, **columns([ROW, ROW]))
+    completions[1] = "<answer>[]</answer>"
+    format_reward(completions, **kwargs)
+    assert len(parsed) == 6
+
+
 def test_missing_columns_are_named():
     with pytest.raises(UserInputError, match="anomaly_type, length"):
         class_reward(["<answer>[]</answer>"], intervals=[[]])

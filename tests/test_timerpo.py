@@ -1,8 +1,10 @@
 """TimerPO on the offline tiny Qwen2.5-VL: config and bad input, grounded advantages against plain
 GRPO, every grounding and projection mode end to end, two processes, learning, resume, recipes."""
 
+import itertools
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,6 +190,174 @@ def test_gradient_projection_is_refused_where_it_cannot_work(tmp_path, monkeypat
         tiny_config(tmp_path, projection="gradient")
 
 
+def test_fsdp_set_in_training_arguments_is_refused_or_synchronised(tmp_path, monkeypatch):
+    from anomseer.trainers.timerpo import fsdp_version
+
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    fsdp = {"fsdp": "full_shard", "projection": "gradient"}
+    with pytest.raises(UserInputError, match="FSDP version 2 only"):
+        tiny_config(tmp_path, **fsdp, fsdp_config={"version": 1})
+    config = tiny_config(
+        tmp_path, **fsdp, fsdp_config={"version": 2}, gradient_accumulation_steps=2
+    )
+    assert fsdp_version(config) == 2
+    assert config.accelerator_config.gradient_accumulation_kwargs == {"sync_each_batch": True}
+    # the same through accelerate launch's environment, and nothing without FSDP
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    monkeypatch.setenv("FSDP_VERSION", "2")
+    launched = tiny_config(tmp_path, projection="gradient", gradient_accumulation_steps=2)
+    assert launched.accelerator_config.gradient_accumulation_kwargs == {"sync_each_batch": True}
+    monkeypatch.delenv("ACCELERATE_USE_FSDP")
+    plain = tiny_config(tmp_path, projection="gradient", gradient_accumulation_steps=2)
+    assert fsdp_version(plain) is None
+    assert not (plain.accelerator_config.gradient_accumulation_kwargs or {}).get("sync_each_batch")
+
+
+def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
+    """Over a grid of processes x per-device batch x steps per generation x group size, with
+    TRL's layout (a group's completions consecutive, each process a consecutive slice) and some
+    empty ExpCoT texts, the counts agreed as the trainer agrees them make every process read
+    the same number of times, where the local counts alone often differ."""
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.policy_states import (
+        completion_forward_count,
+        completion_hidden_states,
+        text_forward_count,
+        text_hidden_states,
+    )
+
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    forwards = []
+    model.register_forward_pre_hook(lambda module, args: forwards.append(1))
+
+    def grounding_forwards(texts, batch, rows, agreed_texts, agreed_completions):
+        forwards.clear()
+        unique = list(dict.fromkeys(texts))
+        text_hidden_states(model, processor.tokenizer, unique, 16, rows, "cpu", agreed_texts)
+        for _ in completion_hidden_states(model, batch, rows, agreed_completions):
+            pass
+        return len(forwards)
+
+    out_of_step, cases = [], 0
+    grid = itertools.product((1, 2, 3), (1, 2, 4), (1, 2, 3), (2, 3, 5))
+    for processes, rows, steps, group in grid:
+        total = processes * rows * steps
+        if total % group:
+            continue
+        cases += 1
+        # every third prompt has an empty ExpCoT; prompt k's completions are k * group ...
+        prompts = [i // group for i in range(total)]
+        texts = ["" if k % 3 == 2 else f"signal {k} rises" for k in prompts]
+        local = rows * steps
+        layouts = [texts[p * local : (p + 1) * local] for p in range(processes)]
+        batches = [
+            {
+                "prompt_ids": torch.full((local, 3), 5),
+                "prompt_mask": torch.ones(local, 3, dtype=torch.long),
+                "completion_ids": torch.full((local, 2), 7),
+                "completion_mask": torch.ones(local, 2, dtype=torch.long),
+            }
+            for _ in layouts
+        ]
+        counts = [
+            (text_forward_count(len(set(part)), rows), completion_forward_count(batch, rows))
+            for part, batch in zip(layouts, batches, strict=True)
+        ]
+        agreed = [max(column) for column in zip(*counts, strict=True)]
+        pairs = zip(layouts, batches, strict=True)
+        made = {grounding_forwards(part, batch, rows, *agreed) for part, batch in pairs}
+        assert len(made) == 1, (processes, rows, steps, group, counts)
+        if len({sum(count) for count in counts}) > 1:
+            out_of_step.append((processes, rows, steps, group))
+    assert cases > 30
+    assert (3, 1, 2, 3) in out_of_step  # the layout that hung: ExpCoT reads 1, 2, 1
+
+
+@pytest.mark.slow
+def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, timerpo_data, tmp_path):
+    from peft import LoraConfig
+
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.policy_states import completion_hidden_states
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    class Capturing(TimerPOTrainer):
+        def _local_similarity(self, inputs, batch, mode):
+            self.captured = (inputs, batch, mode)
+            return super()._local_similarity(inputs, batch, mode)
+
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.5, target_modules=["q_proj", "v_proj"])
+    trainer = Capturing(
+        model=model,
+        args=tiny_config(tmp_path, max_steps=1),
+        train_dataset=prompt_rows(timerpo_data, 2),
+        processing_class=processor,
+        peft_config=lora,
+    )
+    trainer.train()
+    trainer.model.train()
+    inputs, batch, mode = trainer.captured
+    first = trainer._local_similarity(inputs, batch, mode)
+    second = trainer._local_similarity(inputs, batch, mode)
+    assert torch.equal(first.similarity, second.similarity)
+    assert torch.equal(first.transport_cost, second.transport_cost)
+    assert trainer.model.training  # the training mode is back
+    # in training mode the LoRA dropout draws anew: the same reading would differ
+    with torch.no_grad():
+        draws = [next(completion_hidden_states(trainer.model, batch, 8))[0] for _ in range(2)]
+    assert not torch.equal(*draws)
+
+
+@pytest.mark.slow
+def test_the_old_logprob_pass_gives_the_completion_states(tiny_model_dir, timerpo_data, tmp_path):
+    """Generation out of step with the optimiser makes TRL read old log-probabilities; the
+    grounding reuses that pass's last hidden states (only the ExpCoT reads are left) and gets
+    the s it would read itself. Under LoRA the kept pass is the adapter's, not TRL's reference
+    pass (adapter disabled)."""
+    from peft import LoraConfig
+
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    forwards, checks = [], []
+
+    class Checking(TimerPOTrainer):
+        def _local_similarity(self, inputs, batch, mode):
+            assert self._captured_states is not None
+            forwards.clear()
+            kept = super()._local_similarity(inputs, batch, mode)
+            reused_reads = len(forwards)
+            own = super()._local_similarity(inputs, batch, mode)  # nothing kept: reads itself
+            with self.model.disable_adapter():
+                base = super()._local_similarity(inputs, batch, mode)
+            checks.append((kept, own, base, reused_reads, len(forwards) - reused_reads))
+            return kept
+
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    model.register_forward_pre_hook(lambda module, args: forwards.append(1))
+    lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.1, target_modules=["q_proj", "v_proj"])
+    config = tiny_config(
+        tmp_path, per_device_train_batch_size=4, steps_per_generation=2, max_steps=4
+    )
+    trainer = Checking(
+        model=model,
+        reward_funcs=[text_length_reward],
+        args=config,
+        train_dataset=prompt_rows(timerpo_data, 4),
+        processing_class=processor,
+        peft_config=lora,
+    )
+    trainer.train()
+    assert len(checks) == 2
+    for kept, own, _, reused_reads, own_reads in checks:
+        assert torch.allclose(kept.similarity, own.similarity, atol=1e-6)
+        # the own and the base readings each also read the 2 completion pieces; the kept one not
+        assert own_reads - 2 * reused_reads == 4
+    kept, _, base, _, _ = checks[-1]  # after two optimiser steps the adapter is not zero
+    assert not torch.allclose(kept.similarity, base.similarity, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------- advantages
 
 
@@ -299,20 +469,30 @@ def test_each_mode_trains_and_logs_every_metric(
     assert any(not torch.equal(p, weights[k]) for k, p in trainer.model.named_parameters())
 
 
+LAYOUTS = ("1:2", "2:1")
+"""Per-device batch : accumulation (= steps per generation) on three processes, groups of 3,
+2 prompts: each process holds 2 of the 6 completions, so the middle process holds the end of
+the first group and the start of the second. "1:2" is the layout that hung: its ExpCoT reads
+were 1, 2 and 1 per process."""
+
+
 @pytest.mark.slow
-def test_two_processes_give_the_same_advantages_and_gradients_as_one(
+def test_three_processes_with_a_collective_in_every_forward_match_one(
     tiny_model_dir, timerpo_data, tmp_path, monkeypatch
 ):
-    from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
+    from distributed_timerpo import run_step
 
-    world, total = 2, GROUP_SIZE * PROMPTS
+    world, group, prompts = 3, 3, 2
+    total = group * prompts
     command = launch_command(
         world,
         Path(__file__).with_name("distributed_timerpo.py"),
         str(tiny_model_dir),
         str(timerpo_data),
         str(tmp_path),
-        str(total // world),
+        str(group),
+        str(prompts),
+        *LAYOUTS,
     )
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -320,29 +500,40 @@ def test_two_processes_give_the_same_advantages_and_gradients_as_one(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
     )
     # meanwhile, the same step in this process with the whole batch
+    args = (str(tiny_model_dir), str(timerpo_data))
     single = {
         projection: run_step(
-            str(tiny_model_dir), str(timerpo_data), str(tmp_path / projection), total, projection
+            *args, str(tmp_path / projection), total, projection, 1, group, prompts
         )
         for projection in ("advantage", "gradient")
     }
-    _, stderr = launched.communicate(timeout=400)
+    try:
+        _, stderr = launched.communicate(timeout=500)
+    except subprocess.TimeoutExpired:  # a process out of step waits forever in its collective
+        launched.kill()
+        _, stderr = launched.communicate()
+        pytest.fail(f"the three processes hung: {stderr[-2000:]}")
     assert launched.returncode == 0, stderr[-3000:]
 
-    for projection, one in single.items():
-        ranks = [torch.load(tmp_path / f"{projection}-rank{r}.pt") for r in range(world)]
-        for key in ("main", "similarity", "advantages", "grounded"):
-            if key in one:
-                joined = torch.cat([rank[key] for rank in ranks])
-                assert torch.allclose(joined.double(), one[key].double(), atol=1e-6), key
-        # the middle group spans both ranks and carries a grounded term
-        middle = slice(GROUP_SIZE, 2 * GROUP_SIZE)
-        assert total // world not in (0, total) and GROUP_SIZE < total // world < 2 * GROUP_SIZE
-        assert one["main"][middle].abs().sum() > 0
-        if projection == "advantage":
-            assert not torch.allclose(one["advantages"][middle], one["main"][middle])
-        for rank in ranks:  # DDP leaves the same projected gradient on every rank
-            assert torch.allclose(rank["grad"], one["grad"], rtol=1e-4, atol=1e-7)
+    for layout in LAYOUTS:
+        per_device, accumulation = map(int, layout.split(":"))
+        assert per_device * accumulation % group  # a group straddles two processes
+        for projection, one in single.items():
+            name = f"{per_device}x{accumulation}-{projection}"
+            ranks = [torch.load(tmp_path / f"{name}-rank{r}.pt") for r in range(world)]
+            assert len({rank["grounding_forwards"] for rank in ranks}) == 1, name
+            if projection == "gradient":  # DDP: one shared forward unless it synchronises
+                assert {rank["forwards"] - rank["grounding_forwards"] for rank in ranks} == {
+                    accumulation + 1
+                }, name
+            for key in ("main", "similarity", "advantages", "grounded"):
+                if key in one:
+                    joined = torch.cat([rank[key] for rank in ranks])
+                    assert torch.allclose(joined.double(), one[key].double(), atol=1e-6), name
+            if projection == "advantage":
+                assert not torch.allclose(one["advantages"], one["main"])
+            for rank in ranks:  # DDP leaves the same projected gradient on every rank
+                assert torch.allclose(rank["grad"], one["grad"], rtol=1e-4, atol=1e-7), name
 
 
 @pytest.mark.slow
@@ -358,6 +549,8 @@ def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
     halves = run_step(*args, str(tmp_path / "halves"), total // 2, "gradient", accumulation=2)
     # the primary and the grounded gradients are accumulated apart, then projected once
     assert torch.allclose(halves["grad"], whole["grad"], rtol=1e-4, atol=1e-7)
+    # one forward per micro-batch serves both losses (two backwards)
+    assert halves["forwards"] - halves["grounding_forwards"] == 2
     assert torch.equal(halves["grounded"], whole["grounded"])
 
 
@@ -451,6 +644,22 @@ def test_bad_input_is_one_line_before_any_model_loads(
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line.startswith("anomseer timerpo: error: ")
     assert message in last_line
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_its_steps_on_the_tiny_model():
+    """``scripts/gpu_check.py`` (3B-size on a GPU) on its ``--tiny`` CPU path."""
+    script = ROOT / "scripts" / "gpu_check.py"
+    flags = ["--tiny", "--device", "cpu", "--completion-tokens", "8", "--group", "2"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script), *flags], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    for step in ("SFT step", "TimerPO step"):
+        line = next(line for line in lines if line.startswith(f"{step}:"))
+        assert float(line.rsplit("seconds ", 1)[1]) > 0, line
 
 
 # ---------------------------------------------------------------------------- recipes

@@ -6,6 +6,12 @@ no image and no chat template. The states are taken from the output of the model
 (``model.get_decoder()``: the last layer after its final norm, what ``hidden_states[-1]``
 holds) by a forward hook, so no other layer's states are kept and only one row of logits is
 computed.
+
+Under ZeRO-3 and FSDP every forward of the policy is a collective, so every process must make
+the same number of forwards in the same order: both readers take ``forwards``, the count the
+processes agreed on (the largest local ``*_forward_count``), and pad their own reading with
+forwards whose output is thrown away. Grounding forwards run in eval mode (``eval_mode``):
+dropout, LoRA's among it, would make s depend on the draw.
 """
 
 from __future__ import annotations
@@ -31,18 +37,30 @@ MULTIMODAL_KEYS = (
 )
 """Keys of a scored TRL batch that the model's forward takes next to the token ids."""
 
-_CHUNKED_KEYS = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "num_images")
+_CHUNKED_KEYS = (
+    "prompt_ids",
+    "prompt_mask",
+    "completion_ids",
+    "completion_mask",
+    "num_images",
+    "num_tiles",
+)
 
 
 @contextmanager
-def last_hidden_state_hook(model: PreTrainedModel) -> Iterator[dict[str, torch.Tensor]]:
-    """While open, every forward of ``model`` leaves its decoder's last hidden state
-    ``[batch, tokens, hidden]`` under the key ``"states"`` of the yielded dict."""
-    captured: dict[str, torch.Tensor] = {}
+def last_hidden_state_hook(
+    model: PreTrainedModel, last_tokens: int | None = None
+) -> Iterator[list[torch.Tensor]]:
+    """While open, every forward of ``model`` appends its decoder's last hidden state
+    ``[batch, tokens, hidden]`` (only the last ``last_tokens`` positions, when given, detached)
+    to the yielded list."""
+    captured: list[torch.Tensor] = []
 
     def keep(module: torch.nn.Module, args: Any, output: Any) -> None:
         states = getattr(output, "last_hidden_state", None)
-        captured["states"] = output[0] if states is None else states
+        states = (output[0] if states is None else states).detach()
+        # a copy of the kept positions, so the full-width states can be freed
+        captured.append(states if last_tokens is None else states[:, -last_tokens:].contiguous())
 
     handle = model.get_decoder().register_forward_hook(keep)
     try:
@@ -51,47 +69,90 @@ def last_hidden_state_hook(model: PreTrainedModel) -> Iterator[dict[str, torch.T
         handle.remove()
 
 
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """While open, every module of ``model`` is in eval mode (dropout off); on leaving, each
+    module's own mode is restored (a frozen tower kept in eval mode stays so)."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def completion_forward_count(batch: dict[str, Any], rows: int) -> int:
+    """Forwards ``completion_hidden_states`` makes over ``batch`` by itself: one per piece of
+    ``rows`` rows, or one for the whole batch when ``rows`` does not divide it."""
+    size = batch["completion_ids"].size(0)
+    return size // rows if 0 < rows < size and size % rows == 0 else 1
+
+
+def text_forward_count(num_texts: int, rows: int) -> int:
+    """Forwards ``text_hidden_states`` makes over ``num_texts`` texts by itself."""
+    return -(-num_texts // max(rows, 1))
+
+
+def _check_forwards(forwards: int | None, needed: int) -> int:
+    if forwards is None:
+        return needed
+    if forwards < needed:
+        raise ValueError(f"forwards={forwards} is fewer than the {needed} this process needs")
+    return forwards
+
+
 def _row_chunks(batch: dict[str, Any], rows: int) -> Iterator[dict[str, Any]]:
-    """The batch in consecutive pieces of ``rows`` rows (one piece when it does not divide),
-    with the image tensors cut per sample the way TRL cuts them."""
+    """The batch in ``completion_forward_count`` consecutive pieces, with the image tensors cut
+    per sample the way TRL cuts them."""
     from trl.trainer.utils import (
         split_pixel_values_by_grid,
         split_tensor_dict,
         unsplit_pixel_values_by_grid,
     )
 
-    size = batch["completion_ids"].size(0)
-    pieces = size // rows if 0 < rows < size and size % rows == 0 else 1
+    pieces = completion_forward_count(batch, rows)
     keys = [k for k in (*_CHUNKED_KEYS, *MULTIMODAL_KEYS) if batch.get(k) is not None]
     split = split_pixel_values_by_grid({k: batch[k] for k in keys})
     for chunk in split_tensor_dict(split, pieces):
         yield unsplit_pixel_values_by_grid(chunk)
 
 
+def _read(model: PreTrainedModel, **inputs: Any) -> None:
+    """One forward whose only product is the hooked last hidden state."""
+    model(**inputs, logits_to_keep=1, use_cache=False)
+
+
 @torch.no_grad()
 def completion_hidden_states(
-    model: PreTrainedModel, batch: dict[str, Any], rows: int
+    model: PreTrainedModel, batch: dict[str, Any], rows: int, forwards: int | None = None
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Per piece of ``rows`` rows of a scored TRL batch (``prompt_ids``, ``prompt_mask``,
     ``completion_ids``, ``completion_mask`` and the image tensors), the decoder's last hidden
     states at the completion positions ``[rows, completion_tokens, hidden]`` and the
     completion mask ``[rows, completion_tokens]`` (true for real tokens).
 
-    Run it under the trainer's autocast and with gradient checkpointing off.
+    ``forwards`` (at least ``completion_forward_count``) is how many forwards to make in all:
+    the last piece is read again, unused, until there were that many. Run it under the
+    trainer's autocast, in eval mode and with gradient checkpointing off.
     """
+    pieces = completion_forward_count(batch, rows)
+    padding = _check_forwards(forwards, pieces) - pieces
     with last_hidden_state_hook(model) as captured:
-        for chunk in _row_chunks(batch, rows):
+        for index, chunk in enumerate(_row_chunks(batch, rows)):
             completion_ids = chunk["completion_ids"]
             inputs = {k: chunk[k] for k in MULTIMODAL_KEYS if chunk.get(k) is not None}
-            model(
-                input_ids=torch.cat([chunk["prompt_ids"], completion_ids], dim=1),
-                attention_mask=torch.cat([chunk["prompt_mask"], chunk["completion_mask"]], dim=1),
-                logits_to_keep=1,
-                use_cache=False,
-                **inputs,
+            inputs["input_ids"] = torch.cat([chunk["prompt_ids"], completion_ids], dim=1)
+            inputs["attention_mask"] = torch.cat(
+                [chunk["prompt_mask"], chunk["completion_mask"]], dim=1
             )
+            _read(model, **inputs)
             width = completion_ids.size(1)
-            yield captured["states"][:, -width:], chunk["completion_mask"].bool()
+            yield captured.pop()[:, -width:], chunk["completion_mask"].bool()
+            if index == pieces - 1:
+                for _ in range(padding):
+                    _read(model, **inputs)
+                captured.clear()
 
 
 @torch.no_grad()
@@ -102,11 +163,18 @@ def text_hidden_states(
     max_tokens: int,
     rows: int,
     device: torch.device,
+    forwards: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The decoder's last hidden states of each text read alone (no special tokens, no chat
     template, at most ``max_tokens`` tokens), ``[len(texts), tokens, hidden]``, and the token
     mask on ``device``; texts are right-padded to the longest and read ``rows`` at a time.
+
+    ``forwards`` (at least ``text_forward_count``) is how many forwards to make in all; the
+    rest are one-token reads whose output is unused (so are the reads of texts that are all
+    empty, which have no tokens: the cost of each is then 1).
     """
+    rows = max(rows, 1)
+    remaining = _check_forwards(forwards, text_forward_count(len(texts), rows))
     encoded = tokenizer(
         texts,
         add_special_tokens=False,
@@ -118,18 +186,20 @@ def text_hidden_states(
     )
     input_ids = encoded["input_ids"].to(device)
     mask = encoded["attention_mask"].to(device)
-    if input_ids.size(1) == 0:  # every text is empty: no tokens, the cost of each is 1
-        hidden = model.config.get_text_config().hidden_size
-        return torch.zeros(len(texts), 0, hidden, device=device), mask.bool()
     states = []
     with last_hidden_state_hook(model) as captured:
-        for start in range(0, len(texts), max(rows, 1)):
-            piece = slice(start, start + max(rows, 1))
-            model(
-                input_ids=input_ids[piece],
-                attention_mask=mask[piece],
-                logits_to_keep=1,
-                use_cache=False,
-            )
-            states.append(captured["states"])
+        if input_ids.size(1) > 0:
+            for start in range(0, len(texts), rows):
+                piece = slice(start, start + rows)
+                _read(model, input_ids=input_ids[piece], attention_mask=mask[piece])
+                states.append(captured.pop())
+                remaining -= 1
+        token = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        one_token = torch.full((1, 1), token, dtype=torch.long, device=device)
+        for _ in range(remaining):
+            _read(model, input_ids=one_token, attention_mask=torch.ones_like(one_token))
+        captured.clear()
+    if not states:  # every text is empty: no tokens, the cost of each is 1
+        hidden = model.config.get_text_config().hidden_size
+        return torch.zeros(len(texts), 0, hidden, device=device), mask.bool()
     return torch.cat(states), mask.bool()

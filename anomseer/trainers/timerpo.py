@@ -63,7 +63,14 @@ from anomseer.trainers.arguments import (
 )
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+from anomseer.trainers.policy_states import (
+    completion_forward_count,
+    completion_hidden_states,
+    eval_mode,
+    last_hidden_state_hook,
+    text_forward_count,
+    text_hidden_states,
+)
 from anomseer.trainers.training_data import load_training_splits
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -205,8 +212,10 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
         except ValueError as error:
             raise UserInputError(self._explain(error)) from error
         check_stage_config(self)
-        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
-        if fsdp_gradient and self.gradient_accumulation_steps > 1:
+        version = fsdp_version(self)
+        if self.projection == "gradient" and version == 1:
+            raise UserInputError(FSDP1_GRADIENT)
+        if self.projection == "gradient" and version and self.gradient_accumulation_steps > 1:
             # FSDP accumulates unsynchronised gradients inside its own buffers, where the two
             # objectives could not be held apart: synchronise every micro-batch instead.
             kwargs = dict(self.accelerator_config.gradient_accumulation_kwargs or {})
@@ -244,12 +253,6 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
                 "give (it reduces them inside backward); use projection=advantage with DeepSpeed, "
                 "or launch with DDP or FSDP2 (recipes/accelerate/ddp.yaml, fsdp.yaml)"
             )
-        fsdp_gradient = self.projection == "gradient" and _launched_with("FSDP")
-        if fsdp_gradient and os.environ.get("FSDP_VERSION", "1") == "1":
-            raise UserInputError(
-                "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the "
-                "accelerate config (recipes/accelerate/fsdp.yaml) or use projection=advantage"
-            )
 
     def _explain(self, error: ValueError) -> str:
         """One line for a GRPOConfig refusal, with the fix for the common one."""
@@ -268,6 +271,24 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
 def _launched_with(kind: str) -> bool:
     """Whether ``accelerate launch`` set up DeepSpeed (``DEEPSPEED``) or FSDP (``FSDP``)."""
     return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
+
+
+FSDP1_GRADIENT = (
+    "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the accelerate "
+    "config (recipes/accelerate/fsdp.yaml) or fsdp_config version 2, or use projection=advantage"
+)
+
+
+def fsdp_version(config: GRPOConfig) -> int | None:
+    """The FSDP version a run with ``config`` will use (None without FSDP): from
+    ``TrainingArguments.fsdp`` / ``fsdp_config`` when set there (they take precedence, as in the
+    Trainer), else from ``accelerate launch``'s environment (its default version is 1)."""
+    plugin_args = getattr(config, "fsdp_plugin_args", None)
+    if plugin_args:
+        return int(plugin_args.get("fsdp_version", 2))
+    if _launched_with("FSDP"):
+        return int(os.environ.get("FSDP_VERSION", "1"))
+    return None
 
 
 class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
@@ -306,12 +327,33 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         # TRL left-pads the prompt ids itself; the processor's padding must agree with them
         getattr(self.processing_class, "tokenizer", self.processing_class).padding_side = "left"
         self._aux_grads: list[torch.Tensor | None] | None = None
+        self._capturing = False  # armed: keep the states of TRL's next old-log-prob pass
+        self._captured_states: torch.Tensor | None = None
+        self._shared_forward: list[Any] | None = None  # see _backward_grounded_objective
+        self._check_fsdp_state()
+
+    def _check_fsdp_state(self) -> None:
+        """Refuse and synchronise from the accelerator's actual FSDP state, whichever way FSDP
+        was turned on (the config's own check covers the ways it can see)."""
+        plugin = getattr(self.accelerator.state, "fsdp_plugin", None)
+        if plugin is None or self.args.projection != "gradient":
+            return
+        if plugin.fsdp_version == 1:
+            raise UserInputError(FSDP1_GRADIENT)
+        self.accelerator.gradient_state.plugin_kwargs["sync_each_batch"] = True
 
     # ----- grounded advantage -------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = super()._generate_and_score_completions(inputs)
-        if self.args.grounding == "none":
+        grounded = self.args.grounding != "none"
+        self._capturing = grounded and self._trl_reads_old_logps()
+        try:
+            batch = super()._generate_and_score_completions(inputs)
+        finally:
+            self._capturing = False
+        if "old_per_token_logps" not in batch:
+            self._captured_states = None
+        if not grounded:
             return batch
         mode = "train" if self.model.training else "eval"
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
@@ -325,8 +367,12 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     def _local_similarity(
         self, inputs: list[dict[str, Any]], batch: dict[str, Any], mode: str
     ) -> GroundedSimilarity:
-        """s (and W) of this process's completions against their rows' ExpCoT."""
+        """s (and W) of this process's completions against their rows' ExpCoT.
+
+        Every process makes the same grounding forwards in the same order (ExpCoT reads, then
+        completion reads): the counts are agreed across processes first and padded up to."""
         args = self.args
+        captured, self._captured_states = self._captured_states, None
         texts = [_expcot_text(row) for row in inputs]
         unique = list(dict.fromkeys(texts))  # the G completions of a prompt share one text
         position = {text: i for i, text in enumerate(unique)}
@@ -334,8 +380,13 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         rows = (
             args.per_device_train_batch_size if mode == "train" else args.per_device_eval_batch_size
         )
+        own_reads = completion_forward_count(batch, rows) if captured is None else 0
+        text_forwards, completion_forwards = self._agreed_counts(
+            text_forward_count(len(unique), rows), own_reads
+        )
         similarities, costs, done = [], [], 0
         with (
+            eval_mode(self.model),
             disable_gradient_checkpointing(self.model, args.gradient_checkpointing_kwargs),
             self.accelerator.autocast(),
         ):
@@ -346,8 +397,14 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 args.expcot_max_tokens,
                 rows,
                 self.accelerator.device,
+                forwards=text_forwards,
             )
-            for states, mask in completion_hidden_states(self.model, batch, rows):
+            if completion_forwards == 0:  # TRL's old-log-prob pass read them
+                mask = batch["completion_mask"].bool()
+                chunks = zip(captured.split(rows), mask.split(rows), strict=True)
+            else:
+                chunks = completion_hidden_states(self.model, batch, rows, completion_forwards)
+            for states, mask in chunks:
                 index = reference[done : done + states.size(0)].to(ref_states.device)
                 done += states.size(0)
                 with torch.autocast(states.device.type, enabled=False):  # OT in ot_dtype
@@ -367,6 +424,52 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
                 if result.transport_cost is not None:
                     costs.append(result.transport_cost)
         return GroundedSimilarity(torch.cat(similarities), torch.cat(costs) if costs else None)
+
+    def _trl_reads_old_logps(self) -> bool:
+        """Whether TRL's scoring runs a no-grad pass of the policy over the completions (old
+        log-probabilities: vLLM importance sampling, or generation out of step with the
+        optimiser), whose last hidden states the grounding can then reuse."""
+        generate_every = self.args.steps_per_generation * self.num_iterations
+        return self.args.gradient_accumulation_steps % generate_every != 0 or bool(
+            self.use_vllm and self.vllm_importance_sampling_correction
+        )
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: torch.nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """TRL's policy pass, which also (1) keeps the completions' last hidden states of the
+        old-log-prob pass, the first no-grad pass of the policy while scoring (TRL's reference
+        pass comes after it, with PEFT's adapter disabled), read in eval mode as the grounding
+        reads; (2) with ``projection: gradient``, serves the primary loss the forward the
+        grounded loss made."""
+        if self._shared_forward and torch.is_grad_enabled():
+            outputs, self._shared_forward = self._shared_forward[0], None
+            return outputs
+        read = super()._get_per_token_logps_and_entropies
+        call = (model, input_ids, attention_mask, logits_to_keep, *args)
+        if self._capturing and model is self.model and not torch.is_grad_enabled():
+            self._capturing = False
+            with eval_mode(model), last_hidden_state_hook(model, logits_to_keep) as states:
+                outputs = read(*call, **kwargs)
+            self._captured_states = torch.cat(states)
+            return outputs
+        outputs = read(*call, **kwargs)
+        if self._shared_forward is not None and torch.is_grad_enabled():
+            self._shared_forward.append(outputs)
+        return outputs
+
+    def _agreed_counts(self, *counts: int) -> tuple[int, ...]:
+        """Each count's largest value over all processes (itself on one process)."""
+        if self.accelerator.num_processes == 1:
+            return counts
+        local = torch.tensor(counts, device=self.accelerator.device)
+        return tuple(self.accelerator.gather(local).view(-1, len(counts)).amax(dim=0).tolist())
 
     def _ground_advantages(
         self, batch: dict[str, Any], local: GroundedSimilarity, group_size: int, mode: str
@@ -418,6 +521,7 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     ) -> torch.Tensor:
         """The primary loss; with ``projection: gradient`` the grounded objective is first
         back-propagated into gradients of its own (see ``_backward_grounded_objective``)."""
+        self._shared_forward = None
         if self.model.training and self._projects_gradients():
             self._backward_grounded_objective(model, inputs)
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -443,6 +547,17 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
     def _trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def _shares_forward(self) -> bool:
+        """Whether the grounded and the primary loss can back-propagate through one forward:
+        not where the gradients are synchronised inside backward (DDP's synchronising
+        micro-step, FSDP), nor with reentrant gradient checkpointing or an MoE aux loss."""
+        checkpointing = self.args.gradient_checkpointing and (
+            self.args.gradient_checkpointing_kwargs or {}
+        ).get("use_reentrant", True)
+        distributed = self.accelerator.num_processes > 1
+        synchronising = self.accelerator.sync_gradients or self.is_fsdp_enabled
+        return not (checkpointing or self.aux_loss_enabled or (distributed and synchronising))
+
     def _backward_grounded_objective(self, model: torch.nn.Module, inputs: dict[str, Any]) -> None:
         """Back-propagate the grounded objective (TRL's clipped policy loss with A_ts as the
         advantage, no KL, no entropy bonus) into gradients kept apart from the primary ones.
@@ -450,7 +565,10 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
         The parameters' ``.grad`` holds the primary gradients accumulated so far; they are set
         aside, the grounded gradients accumulated so far are put in their place for this
         backward (so DDP and FSDP synchronise them as usual), then the two are swapped back.
+        Where ``_shares_forward``, the graph is kept and the primary loss reuses this forward.
         """
+        share = self._shares_forward()
+        self._shared_forward = [] if share else None
         params = self._trainable_parameters()
         main_grads = [p.grad for p in params]
         for param, grad in zip(params, self._aux_grads or [None] * len(params), strict=True):
@@ -459,7 +577,7 @@ class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
             aux_loss = super().compute_loss(
                 model, {**inputs, "advantages": inputs["grounded_advantages"]}
             )
-        self.accelerator.backward(aux_loss)
+        self.accelerator.backward(aux_loss, retain_graph=share)
         self._aux_grads = [p.grad for p in params]
         for param, grad in zip(params, main_grads, strict=True):
             param.grad = grad
