@@ -64,6 +64,7 @@ from anomseer.trainers.arguments import (
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+from anomseer.trainers.run_record import RunRecordCallback
 from anomseer.trainers.training_data import load_training_splits
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -510,6 +511,7 @@ def train(config: TimerPOConfig) -> TimerPOTrainer:
         eval_dataset=eval_dataset,
         processing_class=processor,
         peft_config=peft_config,
+        callbacks=[RunRecordCallback()],
     )
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(config.output_dir)
