@@ -221,7 +221,8 @@ def _read_rows(rows: Dataset, positions: list[int]) -> list[dict]:
         except (OSError, ValueError) as error:
             raise UserInputError(
                 f"dataset row {ids[position]['id']!r} (index {position}) cannot be read: "
-                f"{first_line(error)}; fix or drop that row (its image must be a PNG or JPEG)"
+                f"{first_line(error).split(' <')[0]}; fix or drop that row (its image must be a "
+                "PNG or JPEG)"
             ) from None
     return list(rows.select(positions))
 
