@@ -189,12 +189,16 @@ def _refuse(message: str) -> NoReturn:
 
 
 def run_main(main: Callable[[], object], prog: str) -> int:
-    """Run a training entry point as a script: bad input ends with one line and exit status 2."""
+    """Run a training entry point as a script: bad input ends with one line and exit status 2,
+    Ctrl-C with ``PROG: interrupted`` and status 130."""
     try:
         main()
     except UserInputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     finally:
         release_process_group()
     return 0
