@@ -81,3 +81,16 @@ def test_eval_interrupted_inside_stumpy_stops_cleanly_and_resumes(tmp_path, tiny
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert resumed == straight
     assert resumed["overall"]["failures"] == 0
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, _raised_inside_a_handler], ids=str)
+def test_every_command_ends_an_interrupt_with_one_line(raised, monkeypatch, tmp_path, capsys):
+    import anomseer.evaluation
+    from anomseer.cli import main
+
+    def load_run(folder):
+        raise raised()
+
+    monkeypatch.setattr(anomseer.evaluation, "load_run", load_run)
+    assert main(["report", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "anomseer report: interrupted\n"
