@@ -122,7 +122,7 @@ def test_eval_refuses_an_image_as_model(workdir, tiny_eval_data):
 def test_sft_refuses_an_empty_folder_as_model(workdir):
     from sft_dataset import write_sft_dataset
 
-    data = write_sft_dataset(workdir / "data", count=2)
+    data = write_sft_dataset(workdir / "sft-data", count=2)
     result = anomseer(
         "sft", "--config", "tiny-cpu/sft.yaml", "--model_name_or_path", "empty",
         "--dataset_name", data, "--output_dir", "run",
@@ -133,7 +133,7 @@ def test_sft_refuses_an_empty_folder_as_model(workdir):
 
 
 def test_eval_names_a_truncated_shard(workdir, tiny_eval_data):
-    data = shutil.copytree(tiny_eval_data, workdir / "data")
+    data = shutil.copytree(tiny_eval_data, workdir / "truncated-data")
     shard = data / "data" / "eval-00001-of-00002.parquet"
     shard.write_bytes(shard.read_bytes()[:-100])
     result = anomseer("eval", "--data", data, "--backend", "expert", "--out", "run", cwd=workdir)
@@ -145,7 +145,9 @@ def test_eval_names_a_row_whose_image_is_not_an_image(workdir, tiny_eval_data, t
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = shutil.copytree(tiny_eval_data, workdir / "data")
+    # a folder name of its own: the datasets cache of another test's "data" folder must not
+    # answer for it (issue 18)
+    data = shutil.copytree(tiny_eval_data, workdir / "undecodable-data")
     shard = data / "data" / "eval-00000-of-00002.parquet"
     table = pq.read_table(shard)
     images = table.column("image").to_pylist()
