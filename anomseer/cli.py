@@ -2,7 +2,11 @@
 command modules import only the standard library at the top so ``--help`` stays fast.
 
 A command module that sets ``ACCEPTS_EXTRA_ARGS = True`` receives the arguments its parser does
-not know as ``args.extra_args`` (training commands hand them to ``TrlParser`` as overrides)."""
+not know as ``args.extra_args`` (training commands hand them to ``TrlParser`` as overrides).
+
+Every failure a user can fix ends with one line on stderr and exit status 2; Ctrl-C ends with
+``anomseer <command>: interrupted`` and status 130.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from anomseer.errors import UserInputError
+from anomseer.errors import UserInputError, did_you_mean
+from anomseer.interrupts import is_interrupt
 
 COMMAND_MODULES = (
     "demo",
@@ -26,9 +32,23 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage dump) and suggest the closest
+    option for a misspelled flag."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def refuse_unknown(self, extra: Sequence[str]) -> NoReturn:
+        """Fail on arguments no option takes, naming the closest option of each flag."""
+        flags = [s for action in self._actions for s in action.option_strings]
+        named = [f"{arg}{did_you_mean(arg.split('=')[0], flags)}" for arg in extra]
+        self.error(f"unrecognized arguments: {' '.join(named)}")
+
+
+def build_parser() -> OneLineParser:
     """The top-level parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="anomseer",
         description="Teach Qwen2.5-VL to find, locate, classify and explain anomalies in "
         "plots of time series.",
@@ -44,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         module.add_arguments(sub)
         sub.set_defaults(
-            handler=module.run, accepts_extra_args=getattr(module, "ACCEPTS_EXTRA_ARGS", False)
+            handler=module.run,
+            parser=sub,
+            accepts_extra_args=getattr(module, "ACCEPTS_EXTRA_ARGS", False),
         )
     return parser
 
@@ -54,14 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not args.accepts_extra_args:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.parser.refuse_unknown(extra)
     args.extra_args = extra
     try:
         return int(args.handler(args) or 0)
     except UserInputError as error:
         print(f"anomseer {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except BaseException as error:
+        if not is_interrupt(error):
+            raise
         print(f"anomseer {args.command}: interrupted", file=sys.stderr)
         return 130
 

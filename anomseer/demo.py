@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anomseer.atomic_files import write_atomic
+from anomseer.recipes import recipes_dir
 
-ROOT = Path(__file__).resolve().parent.parent
-TINY_RECIPES = ROOT / "recipes" / "tiny-cpu"
 CURVES = {
     "SFT loss": ("sft", "loss"),
     "TimerPO reward": ("timerpo", "reward"),
@@ -126,7 +125,8 @@ def _train(stage: str, output: Path, flags: Sequence[str]) -> None:
     else:
         from anomseer.trainers.timerpo import main
     resume = ["--resume_from_checkpoint", "last"] if any(output.glob("checkpoint-*")) else []
-    trainer = main(["--config", str(TINY_RECIPES / f"{stage}.yaml"), *flags, *resume])
+    recipe = recipes_dir() / "tiny-cpu" / f"{stage}.yaml"
+    trainer = main(["--config", str(recipe), *flags, *resume])
     write_atomic(history, json.dumps(trainer.state.log_history, indent=1))
 
 

@@ -256,10 +256,28 @@ def is_hub_id(text: str) -> bool:
     return _HUB_ID.fullmatch(text) is not None
 
 
+CHECKPOINT_MARKERS = ("config.json", "adapter_config.json", "processor_config.json")
+"""Files one of which a model, adapter or processor folder holds."""
+
+
 def _check_local_path(name_or_path: str | os.PathLike) -> None:
-    """Fail with one clear line for a path that is neither a folder here nor a hub id."""
+    """Fail with one clear line for a path that is neither a checkpoint folder here nor a hub
+    id."""
     text = str(name_or_path)
-    if Path(text).expanduser().exists() or is_hub_id(text):
+    path = Path(text).expanduser()
+    if path.is_file():
+        raise UserInputError(
+            f"model path {text!r} is a file; pass the checkpoint folder (the one holding "
+            "config.json) or a hub id"
+        )
+    if path.is_dir():
+        if not any((path / name).is_file() for name in CHECKPOINT_MARKERS):
+            raise UserInputError(
+                f"model folder {text!r} holds no config.json, so it is not a model checkpoint; "
+                "pass the folder a training run or 'anomseer tiny-model' wrote"
+            )
+        return
+    if is_hub_id(text):
         return
     raise UserInputError(
         f"model path {text!r} does not exist; pass a local checkpoint folder or a hub id "

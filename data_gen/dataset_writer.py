@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anomseer.atomic_files import atomic_open
-from anomseer.errors import UserInputError
+from anomseer.errors import UserInputError, first_line
 
 MANIFEST = "anomseer-dataset.json"
 CARD = "README.md"
@@ -116,7 +116,7 @@ def write_split(
     }
     _write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
-    pending = [i for i in range(plan.num_shards) if not (data / plan.file_name(i)).exists()]
+    pending = [i for i in range(plan.num_shards) if not _whole_shard(data, plan, i)]
     if pending:  # until the split is whole, the card keys no cache that later rows could hit
         _write_text(out / CARD, _card(title, description, manifest, f"writing {time.time_ns()}"))
     done_rows = plan.num_rows - sum(len(plan.rows(i)) for i in pending)
@@ -163,6 +163,46 @@ def _write_shard(path: Path, rows: range, make_rows: Callable, features) -> int:
     with atomic_open(path, "wb") as stream:
         pq.write_table(table, stream, row_group_size=ROW_GROUP_SIZE)
     return len(rows)
+
+
+def shard_problem(path: Path, num_rows: int | None = None) -> str | None:
+    """Why the parquet shard ``path`` is damaged (unreadable footer, e.g. a truncated file, or
+    not ``num_rows`` rows), or None when it is whole. Reads the footer only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (OSError, pa.ArrowException) as error:
+        return first_line(error)
+    if num_rows is not None and rows != num_rows:
+        return f"{rows} rows instead of {num_rows}"
+    return None
+
+
+def check_shards(folder: str | os.PathLike) -> None:
+    """Refuse a dataset folder with a damaged shard in ``data/``, naming it and the fix."""
+    for path in sorted(Path(folder).glob("data/*.parquet")):
+        problem = shard_problem(path)
+        if problem:
+            raise UserInputError(
+                f"dataset shard {path} is damaged ({problem}); rerun the 'anomseer gen' or "
+                "'anomseer convert' command that wrote it to rebuild it, or delete it"
+            )
+
+
+def _whole_shard(data: Path, plan: ShardPlan, shard: int) -> bool:
+    """Whether shard ``shard`` exists and is whole; a damaged one is removed to be rebuilt."""
+    import sys
+
+    path = data / plan.file_name(shard)
+    if not path.exists():
+        return False
+    problem = shard_problem(path, len(plan.rows(shard)))
+    if problem:
+        print(f"rebuilding damaged shard {path} ({problem})", file=sys.stderr)
+        path.unlink()
+    return problem is None
 
 
 def _read_manifest(out: Path) -> dict:

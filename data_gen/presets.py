@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anomseer.errors import UserInputError
+from anomseer.recipes import read_yaml, recipes_dir
 from data_gen.families import family_of, resolve_parameters
 from data_gen.render import PAPER_STYLE, VISUALTIMEANOMALY_STYLE, PlotStyle
 
-PRESET_DIR = Path(__file__).resolve().parents[1] / "recipes" / "data"
 NAMED_STYLES = {"paper": PAPER_STYLE, "visualtimeanomaly": VISUALTIMEANOMALY_STYLE}
 DATA_VERSION = 1
 """Bumped whenever generated rows change for the same preset and seed (recorded per split)."""
@@ -98,29 +98,32 @@ class Preset:
         }
 
 
+def preset_dir() -> Path:
+    """The folder of the shipped presets (``recipes/data``, inside the package when installed)."""
+    return recipes_dir() / "data"
+
+
 def available_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
 
 
 def load_preset(name_or_path: str) -> Preset:
     """A preset by name (``recipes/data/<name>.yaml``) or YAML path; ``UserInputError`` names
-    the problem for an unknown preset or a bad field."""
-    import yaml
-
+    the problem for an unknown preset, a missing or unreadable file, or a bad field."""
     path = Path(name_or_path)
     if not path.is_file():
-        path = PRESET_DIR / f"{name_or_path}.yaml"
+        if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+            raise UserInputError(
+                f"preset file {name_or_path!r} does not exist; check the path or use a shipped "
+                f"preset: {', '.join(available_presets())}"
+            )
+        path = preset_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise UserInputError(
             f"unknown preset {name_or_path!r}; use one of {', '.join(available_presets())} "
             "or a path to a YAML file"
         )
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        problem = str(error).splitlines()[0]
-        raise UserInputError(f"preset {path} is not valid YAML: {problem}") from None
-    return parse_preset(raw, source=str(path))
+    return parse_preset(read_yaml(path, "preset"), source=str(path))
 
 
 def parse_preset(raw: object, source: str = "preset") -> Preset:

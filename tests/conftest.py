@@ -28,3 +28,14 @@ def expert_ready():
     from data_gen.expert import warm_up
 
     warm_up()
+
+
+@pytest.fixture(scope="session")
+def tiny_eval_data(tmp_path_factory: pytest.TempPathFactory, expert_ready):
+    """The eval split of the 'tiny' preset, two series per family (10 rows in 2 shards)."""
+    from data_gen.build import build_split
+    from data_gen.presets import load_preset
+
+    folder = tmp_path_factory.mktemp("tiny-eval-data")
+    build_split(load_preset("tiny"), "eval", folder, num_per_family=2, progress=False)
+    return folder

@@ -291,7 +291,7 @@ def test_two_processes_end_with_identical_weights(tiny_model_dir, sft_data, tmp_
         ("unknown-key", "unknown key(s) 'lerning_rate' (did you mean 'learning_rate'?)"),
         ("no-model", "nowhere' does not exist; pass a local checkpoint folder"),
         ("short-max-length", "max_length=40 would truncate image tokens"),
-        ("unknown-flag", "not used by the HfArgumentParser: ['--bogus', '1']"),
+        ("unknown-flag", "unknown argument(s) '--bogus'; fix the spelling"),
         ("no-checkpoint", "holds no checkpoint-N folder"),
     ],
 )

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"--rows-per-shard must be positive, got {args.rows_per_shard}")
     if args.preview_per_family < 1:
         raise UserInputError("--preview-per-family must be positive")
+    if args.preview is not None and not args.preview.lower().endswith(".png"):
+        raise UserInputError(
+            f"--preview writes a PNG image; give a file name ending in .png, not {args.preview!r}"
+        )
     # One BLAS thread per process: the parallelism is --workers (inherited by the workers).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -70,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
     preset = load_preset(args.preset)
     splits = args.split or list(preset.splits)
-    for split in splits:
-        preset.split(split)
-        preset.counts(split, args.num_per_family)
+    rows = sum(sum(preset.counts(split, args.num_per_family).values()) for split in splits)
+    if args.out is not None:
+        check_disk_space(args.out, rows)
     if args.preview is not None:
         from data_gen.preview import draw_preview, preview_samples
 
@@ -99,3 +103,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"{split}: {summary.num_rows} rows in {summary.num_shards} shards ({types})")
     print(f"dataset: {args.out} (datasets.load_dataset({str(args.out)!r}, split=...))")
     return 0
+
+
+MIN_BYTES_PER_ROW = 8_000
+"""A lower bound on one row's size on disk (its PNG plot alone takes more)."""
+
+
+def check_disk_space(out: str, rows: int) -> None:
+    """Refuse up front a dataset that cannot fit on the disk holding ``out``."""
+    import shutil
+    from pathlib import Path
+
+    from anomseer.errors import UserInputError
+
+    folder = Path(out).resolve()
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    needed = rows * MIN_BYTES_PER_ROW
+    if needed > free:
+        raise UserInputError(
+            f"{rows} rows need at least {needed / 1e9:.3g} GB but only {free / 1e9:.3g} GB are "
+            f"free under {folder}; lower --num-per-family or write elsewhere"
+        )

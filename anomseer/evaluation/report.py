@@ -130,6 +130,10 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
 def load_run(out: str | os.PathLike) -> dict:
     """The ``metrics.json`` of a finished run folder."""
     path = Path(out) / "metrics.json"
+    if not Path(out).is_dir():
+        raise UserInputError(
+            f"run folder {str(out)!r} does not exist; pass the --out folder of 'anomseer eval'"
+        )
     if not path.is_file():
         raise UserInputError(
             f"{out} has no metrics.json; finish the run with 'anomseer eval ... --out {out}'"

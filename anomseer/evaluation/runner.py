@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from anomseer.atomic_files import write_atomic
 from anomseer.bootstrap import BOOTSTRAP_SETTINGS, group_intervals
 from anomseer.dataset_loading import check_columns, load_split
-from anomseer.errors import UserInputError
+from anomseer.errors import UserInputError, first_line
 from anomseer.evaluation.backends import (
     Backend,
     EvalRequest,
@@ -98,7 +98,14 @@ def evaluate(
         (out / METRICS_FILE).unlink(missing_ok=True)
     present = [c for c in (*needed, *OPTIONAL_COLUMNS) if c in dataset.column_names]
     rows = dataset.select_columns(present)
-    _answer(rows, pending, engine, log, batch_size or engine.default_batch_size, len(ids), progress)
+    try:
+        _answer(
+            rows, pending, engine, log, batch_size or engine.default_batch_size, len(ids), progress
+        )
+    except UserInputError:
+        if not log.records:  # nothing answered: leave no trace of the run
+            _remove_empty_run(out)
+        raise
     return _finish(out, rows, ids, log, run, engine.n, figures)
 
 
@@ -107,8 +114,12 @@ def _open_dataset(data: Any, split: str) -> tuple[Dataset, str]:
 
     if isinstance(data, Dataset):
         return data, f"<datasets.Dataset {data.info.dataset_name or 'in memory'}>"
+    from data_gen.dataset_writer import check_shards
+
     path = Path(data).expanduser()
     name = str(path.resolve()) if path.exists() else str(data)
+    if path.is_dir():
+        check_shards(path)
     return load_split(data, split), name
 
 
@@ -178,7 +189,7 @@ def _answer(
         dynamic_ncols=True,
     ) as bar:
         for start in range(0, len(pending), batch_size):
-            batch = list(rows.select(pending[start : start + batch_size]))
+            batch = _read_rows(rows, pending[start : start + batch_size])
             generations = engine.generate([_request(row) for row in batch])
             failures = [g.error for g in generations if g.error]
             if not any_success and len(failures) == len(generations):
@@ -196,6 +207,36 @@ def _answer(
             if failures:
                 failed += len(failures)
                 bar.set_postfix(failed=failed)
+
+
+def _read_rows(rows: Dataset, positions: list[int]) -> list[dict]:
+    """The rows at ``positions``, decoded; a row whose image cannot be decoded is named."""
+    try:
+        return list(rows.select(positions))
+    except (OSError, ValueError):  # PIL's UnidentifiedImageError is an OSError
+        pass
+    ids = rows.select_columns(["id"])
+    for position in positions:
+        try:
+            rows[position]
+        except (OSError, ValueError) as error:
+            raise UserInputError(
+                f"dataset row {ids[position]['id']!r} (index {position}) cannot be read: "
+                f"{first_line(error).split(' <')[0]}; fix or drop that row (its image must be a "
+                "PNG or JPEG)"
+            ) from None
+    return list(rows.select(positions))
+
+
+def _remove_empty_run(out: Path) -> None:
+    """Remove the run record and empty prediction log of a run that answered no row, and the
+    folder when nothing else is in it."""
+    for name in (RUN_FILE, PREDICTIONS_FILE):
+        path = out / name
+        if path.is_file() and (name == RUN_FILE or path.stat().st_size == 0):
+            path.unlink()
+    if not any(out.iterdir()):
+        out.rmdir()
 
 
 def _request(row: dict) -> EvalRequest:

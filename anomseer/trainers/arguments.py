@@ -9,14 +9,14 @@ the recipe.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from anomseer.errors import UserInputError, first_line
+from anomseer.errors import UserInputError, did_you_mean, first_line
+from anomseer.recipes import read_yaml, recipes_dir, shipped_recipe
 
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Linear layers that get LoRA adapters: attention and MLP projections of every block."""
@@ -118,7 +118,9 @@ class RunArguments:
         default=None,
         metadata={
             "help": "Resume training: a checkpoint-N folder, or `last` for the newest checkpoint "
-            "in output_dir (the optimizer, scheduler, RNG and data position are restored)."
+            "in output_dir (the optimizer, scheduler, RNG and data position are restored). "
+            "Unset, a rerun into an output_dir holding checkpoints resumes from the newest; "
+            "`false` starts over there."
         },
     )
 
@@ -165,22 +167,38 @@ def parse_config(config_cls: type[ConfigT], argv: Sequence[str] | None = None) -
         recipe = _recipe_path(argv)
         _check_recipe_keys(recipe, config_cls)
     parser = TrlParser(config_cls)
+    parser.error = _refuse  # argparse would print its whole usage and exit
     try:
-        (config,) = parser.parse_args_and_config(argv)
+        config, unknown = parser.parse_args_and_config(argv, return_remaining_strings=True)
     except UserInputError:
         raise
     except ValueError as error:
         raise UserInputError(first_line(error)) from error
+    if unknown:
+        flags = [s for action in parser._actions for s in action.option_strings]
+        hints = [f"{arg!r}{did_you_mean(arg, flags)}" for arg in unknown if arg.startswith("-")]
+        raise UserInputError(
+            f"unknown argument(s) {', '.join(hints) or ' '.join(unknown)}; fix the spelling "
+            "(every recipe field is a flag, listed by --help)"
+        )
     return config
 
 
+def _refuse(message: str) -> NoReturn:
+    raise UserInputError(message)
+
+
 def run_main(main: Callable[[], object], prog: str) -> int:
-    """Run a training entry point as a script: bad input ends with one line and exit status 2."""
+    """Run a training entry point as a script: bad input ends with one line and exit status 2,
+    Ctrl-C with ``PROG: interrupted`` and status 130."""
     try:
         main()
     except UserInputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     finally:
         release_process_group()
     return 0
@@ -202,34 +220,33 @@ def release_process_group() -> None:
 
 
 def _recipe_path(argv: list[str]) -> Path:
+    """The ``--config`` file: a path, or the name of a shipped recipe (``tiny-cpu/sft.yaml``),
+    which is then written back into ``argv`` as its full path."""
     index = argv.index("--config")
     if index + 1 >= len(argv):
         raise UserInputError("--config needs a path to a YAML recipe")
     path = Path(argv[index + 1])
     if not path.is_file():
-        raise UserInputError(f"recipe {str(path)!r} does not exist; pass a YAML file from recipes/")
+        shipped = shipped_recipe(argv[index + 1])
+        if shipped is None:
+            raise UserInputError(
+                f"recipe {str(path)!r} does not exist; pass a YAML file or a shipped recipe "
+                f"such as tiny-cpu/sft.yaml (in {recipes_dir()})"
+            )
+        path = shipped
+        argv[index + 1] = str(shipped)
     return path
 
 
 def _check_recipe_keys(path: Path, config_cls: type) -> None:
     """Name the recipe keys that no field of ``config_cls`` takes, with the closest field."""
-    import yaml
-
-    try:
-        recipe: Any = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise UserInputError(
-            f"recipe {str(path)!r} is not valid YAML: {first_line(error)}"
-        ) from None
+    recipe: Any = read_yaml(path, "recipe")
     if not isinstance(recipe, dict):
         raise UserInputError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
     fields = {f.name for f in dataclasses.fields(config_cls) if f.init} | {"env"}
     unknown = [key for key in recipe if key not in fields]
     if unknown:
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        hints = [f"{key!r}{did_you_mean(str(key), fields)}" for key in unknown]
         raise UserInputError(
             f"recipe {str(path)!r} has unknown key(s) {', '.join(hints)}; remove them or fix "
             f"the spelling (the fields of {config_cls.__name__} are listed by --help)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,13 +27,25 @@ PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
 
 def resolve_resume_checkpoint(value: str | bool | None, output_dir: str) -> str | None:
     """The checkpoint folder to resume from: a path as given, or the newest ``checkpoint-N`` in
-    ``output_dir`` for ``last``/``true``; None for a fresh run."""
+    ``output_dir`` for ``last``/``true``; None for a fresh run (``false``).
+
+    Unset (None), a run resumes from the newest checkpoint in ``output_dir`` when there is one,
+    like the other commands resume, and says so; ``false`` starts over in the same folder.
+    """
     from transformers.trainer_utils import get_last_checkpoint
 
-    if value is None or value is False or str(value).lower() in ("false", "no", "0", "none", ""):
+    last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+    if value is None:
+        if last is not None and os.environ.get("RANK", "0") == "0":
+            print(
+                f"resuming from {last} (pass --resume_from_checkpoint false to start over, "
+                "or choose another --output_dir)",
+                file=sys.stderr,
+            )
+        return last
+    if value is False or str(value).lower() in ("false", "no", "0", "none", ""):
         return None
     if value is True or str(value).lower() in RESUME_LAST:
-        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
         if last is None:
             raise UserInputError(
                 f"resume_from_checkpoint={value!r} but {output_dir!r} holds no checkpoint-N "

@@ -35,6 +35,7 @@ from anomseer.trainers.arguments import (
 )
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
+from anomseer.trainers.run_record import RunRecordCallback
 from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_training_splits
 
 
@@ -121,6 +122,7 @@ def train(config: AnomSeerSFTConfig) -> AnomSeerSFTTrainer:
         eval_dataset=eval_dataset,
         processing_class=processor,
         peft_config=peft_config,
+        callbacks=[RunRecordCallback()],
     )
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(config.output_dir)

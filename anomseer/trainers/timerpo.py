@@ -71,6 +71,7 @@ from anomseer.trainers.policy_states import (
     text_forward_count,
     text_hidden_states,
 )
+from anomseer.trainers.run_record import RunRecordCallback
 from anomseer.trainers.training_data import load_training_splits
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -628,6 +629,7 @@ def train(config: TimerPOConfig) -> TimerPOTrainer:
         eval_dataset=eval_dataset,
         processing_class=processor,
         peft_config=peft_config,
+        callbacks=[RunRecordCallback()],
     )
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(config.output_dir)

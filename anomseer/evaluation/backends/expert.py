@@ -11,6 +11,7 @@ import numpy as np
 
 from anomseer.errors import UserInputError
 from anomseer.evaluation.backends.base import EvalRequest, Generation
+from anomseer.interrupts import reraise_interrupt
 from anomseer.protocol import NORMAL_LABEL, format_answer
 
 
@@ -52,6 +53,7 @@ class ExpertBackend:
         try:
             answer = self._detect(series)
         except Exception as error:  # a detector bug on one row must not end the run
+            reraise_interrupt(error)  # Ctrl-C inside STUMPY's compiled code
             return Generation(error=f"expert_detect raised {type(error).__name__}: {error}")
         text = format_answer(
             answer.intervals,
