@@ -28,6 +28,8 @@ def load_split(data: str | os.PathLike, split: str, split_option: str = "--split
     picks the split, for the message when the dataset has no such split."""
     import datasets
 
+    from data_gen.dataset_writer import check_shards
+
     path = Path(data).expanduser()
     if not path.exists() and not is_hub_id(str(data)):
         raise UserInputError(
@@ -40,6 +42,7 @@ def load_split(data: str | os.PathLike, split: str, split_option: str = "--split
         ):
             return _split_from_disk(datasets.load_from_disk(str(path)), data, split, split_option)
         if path.exists():
+            check_shards(path)
             return datasets.load_dataset(str(path), split=split, description=folder_identity(path))
         return datasets.load_dataset(str(data), split=split)
     except UserInputError:

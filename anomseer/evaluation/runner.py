@@ -114,12 +114,8 @@ def _open_dataset(data: Any, split: str) -> tuple[Dataset, str]:
 
     if isinstance(data, Dataset):
         return data, f"<datasets.Dataset {data.info.dataset_name or 'in memory'}>"
-    from data_gen.dataset_writer import check_shards
-
     path = Path(data).expanduser()
     name = str(path.resolve()) if path.exists() else str(data)
-    if path.is_dir():
-        check_shards(path)
     return load_split(data, split), name
 
 
