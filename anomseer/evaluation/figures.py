@@ -137,7 +137,8 @@ def _draw_variates(ax: Axes, values: np.ndarray, sample: FigureSample) -> None:
 
 def plot_per_type(path: str | os.PathLike, by_type: Mapping[str, Mapping]) -> None:
     """Grouped bars per anomaly type: affiliation F1, class accuracy and point F1 (a missing
-    bar is an undefined score, e.g. affiliation on multivariate rows)."""
+    bar is an undefined score, e.g. affiliation on multivariate rows); each bar is labelled
+    with its value."""
     from matplotlib.figure import Figure
 
     labels = [label for label in LABELS if label in by_type]
@@ -147,7 +148,8 @@ def plot_per_type(path: str | os.PathLike, by_type: Mapping[str, Mapping]) -> No
     width = 0.8 / len(BAR_METRICS)
     for k, (key, title) in enumerate(BAR_METRICS):
         heights = [_number(by_type[label].get(key)) for label in labels]
-        ax.bar(x + (k - (len(BAR_METRICS) - 1) / 2) * width, heights, width, label=title)
+        bars = ax.bar(x + (k - (len(BAR_METRICS) - 1) / 2) * width, heights, width, label=title)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6)  # a zero bar shows as "0.00", not as nothing
     ax.set_xticks(x, [f"{label}\n(n={by_type[label]['count']})" for label in labels], fontsize=8)
     ax.set_ylim(0, 1.0)
     ax.set_ylabel("mean per series")
