@@ -54,8 +54,8 @@ DEMO_SIZES = {
     "small": DemoSize(train_per_family=200, eval_per_family=20, sft_steps=800, timerpo_steps=40),
     "ci": DemoSize(train_per_family=20, eval_per_family=2, sft_steps=150, timerpo_steps=2),
 }
-"""``default``: ``make demo`` (under 5 minutes on 2 idle cores); ``small``: the longer setting
-(under 20 minutes); ``ci``: the reduced run of the test suite, the same code path."""
+"""``default``: ``make demo`` (target: under 5 minutes on 2 idle cores); ``small``: the longer
+setting (target: under 20 minutes); ``ci``: the test suite's reduced run, the same code path."""
 
 
 def demo_recipe(stage: str) -> Path:

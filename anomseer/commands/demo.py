@@ -2,7 +2,7 @@
 Qwen2.5-VL (size 'demo', random weights), generate the 'demo' data (brief expert chain of
 thought), run SFT, then TimerPO, evaluate the untrained model, both checkpoints and the expert
 baseline on the same held-out rows, and write a report with figures. --size small is the
-longer setting (about 20 minutes on 2 cores). A rerun skips the stages that finished, so an
+longer setting (target: under 20 minutes on 2 cores). A rerun skips the stages that finished, so an
 interrupted demo resumes."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/demo", help="folder for every stage's output")
     parser.add_argument(
         "--size", choices=SIZES, default="default",
-        help="default: under 5 minutes on 2 cores; small: longer, about 20 minutes; "
+        help="default: target under 5 minutes on 2 cores; small: longer, target under 20; "
         "ci: the test suite's reduced run",
     )  # fmt: skip
     for flag, what in (
