@@ -131,21 +131,26 @@ def run_demo(
 
 
 def _generate_data(out: Path, size: DemoSize) -> None:
-    """Build both splits; torch keeps its thread count (numba's OpenMP layer, which the expert's
-    matrix profile starts, raises it to every core, and two threads on two busy cores made each
-    training step several times slower)."""
+    """Build both splits, then give torch back its intended thread count: numba's OpenMP layer,
+    which the expert's matrix profile starts, raises it to every core, and two threads on two
+    busy cores made each training step several times slower."""
     import torch
 
     from data_gen.build import build_split
     from data_gen.presets import load_preset
 
-    threads = torch.get_num_threads()
     preset = load_preset(DEMO_PRESET)
     try:
         for split, count in (("train", size.train_per_family), ("eval", size.eval_per_family)):
             build_split(preset, split, out, num_per_family=count, progress=False)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(intended_torch_threads())
+
+
+def intended_torch_threads() -> int:
+    """``OMP_NUM_THREADS`` when it is a positive integer (the Makefile sets 1), else every core."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
 
 
 def _stage_flags(model: Path, data: Path, output: Path, steps: int) -> list[str]:
