@@ -82,6 +82,17 @@ TINY_VISION_CONFIG = {
     "window_size": 112,
     "fullatt_block_indexes": [1],
 }
+TINY_SIZES = {
+    "test": ({}, {}),
+    "demo": (
+        {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4,
+         "num_attention_heads": 4},
+        {"hidden_size": 64, "intermediate_size": 128, "num_heads": 2, "out_hidden_size": 128},
+    ),
+}  # fmt: skip
+"""Size name -> (text, vision) overrides of the tiny configs. ``test`` (0.4 M parameters) is
+what the test suite uses; ``demo`` (hidden 128, 4 layers, vision hidden 64, about 1.2 M) is
+sized to learn the task in the demo. Both keep text head_dim 32 for vLLM's CPU attention."""
 TINY_VOCAB_TARGET = 1024
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
@@ -153,8 +164,9 @@ def _build_processor(tokenizer: Any, min_pixels: int, max_pixels: int) -> Proces
     )
 
 
-def build_tiny_model(path: str | os.PathLike, seed: int = 0) -> Path:
-    """Build the offline tiny Qwen2.5-VL (random weights) into ``path`` and return it.
+def build_tiny_model(path: str | os.PathLike, seed: int = 0, size: str = "test") -> Path:
+    """Build the offline tiny Qwen2.5-VL (random weights) of ``size`` (a ``TINY_SIZES`` name)
+    into ``path`` and return it.
 
     The folder loads with ``AutoProcessor`` and ``AutoModelForImageTextToText``. It is
     written to a temporary sibling first and renamed, so a folder that exists is complete.
@@ -162,14 +174,19 @@ def build_tiny_model(path: str | os.PathLike, seed: int = 0) -> Path:
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
+    if size not in TINY_SIZES:
+        known = ", ".join(TINY_SIZES)
+        raise UserInputError(f"unknown tiny-model size {size!r}; use one of {known}")
     target = Path(path)
     if (target / "config.json").is_file():
         return target
+    text_overrides, vision_overrides = TINY_SIZES[size]
     tokenizer = _train_tokenizer()
     processor = _build_processor(tokenizer, TINY_MIN_PIXELS, TINY_MAX_PIXELS)
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL_TOKENS}
     text_config = dict(
         TINY_TEXT_CONFIG,
+        **text_overrides,
         vocab_size=len(tokenizer),
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=ids["<|im_end|>"],
@@ -177,7 +194,7 @@ def build_tiny_model(path: str | os.PathLike, seed: int = 0) -> Path:
     )
     config = Qwen2_5_VLConfig(
         text_config=text_config,
-        vision_config=dict(TINY_VISION_CONFIG),
+        vision_config=dict(TINY_VISION_CONFIG, **vision_overrides),
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],

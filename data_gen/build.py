@@ -56,6 +56,7 @@ def build_rows(
                 variates=sample.variates,
                 anomaly_type=anomaly_type_for(family, sample.intervals, sample.variates),
                 renderer=renderer,
+                expcot_style=preset.expcot,
             )
         )
     return rows

@@ -28,6 +28,10 @@ from data_gen.expert import (
     VariateEvidence,
 )
 
+EXPCOT_STYLES = ("full", "brief")
+"""``full``: every analysis of the panel, then the evidence per labelled interval (real
+training). ``brief``: the interval count, the decisive numbers of the first labelled interval
+and the class, short enough for a tiny model to learn on a CPU (the demo)."""
 MAX_LISTED = 3
 """Stretches listed per analysis (and truth intervals detailed); the rest are counted."""
 SLOPE_UNIT = 100
@@ -108,6 +112,35 @@ def write_expcot(evidence: Evidence, intervals: Sequence[Sequence[int]], label: 
     return f"{describe_evidence(evidence)} {_conclusion(evidence, intervals, canonical)}"
 
 
+def write_brief_expcot(evidence: Evidence, intervals: Sequence[Sequence[int]], label: str) -> str:
+    """The brief ExpCoT: the interval count, the evidence inside the first labelled interval of
+    the class's analysis, then the class."""
+    canonical = normalize_label(label)
+    if canonical is None:
+        raise ValueError(f"unknown label {label!r}")
+    if canonical == NORMAL_LABEL or not intervals:
+        return "No stretch differs in kind from the rest, so the series is normal."
+    count = len(intervals)
+    start, end = (int(v) for v in intervals[0])
+    inside = _inside(evidence, start, end, canonical, _unlabelled_range(evidence, intervals))
+    return (
+        f"{count} anomalous interval{'s' if count != 1 else ''}. {inside} "
+        f"So the class is {canonical}."
+    )
+
+
+def _unlabelled_range(
+    evidence: Evidence, intervals: Sequence[Sequence[int]]
+) -> tuple[float, float]:
+    """Value range of the points outside every labelled interval (all points if none are)."""
+    values = evidence.scores["values"]
+    outside = np.ones(values.size, dtype=bool)
+    for s, e in intervals:
+        outside[int(s) : int(e)] = False
+    rest = values[outside] if outside.any() else values
+    return float(rest.min()), float(rest.max())
+
+
 def _conclusion(evidence: Evidence, intervals: Sequence[Sequence[int]], label: str) -> str:
     if label == NORMAL_LABEL or not intervals:
         flagged = (
@@ -123,12 +156,7 @@ def _conclusion(evidence: Evidence, intervals: Sequence[Sequence[int]], label: s
                 "is normal."
             )
         return "Conclusion: no analysis finds a departure, so the series is normal."
-    values = evidence.scores["values"]
-    outside = np.ones(values.size, dtype=bool)
-    for s, e in intervals:
-        outside[int(s) : int(e)] = False
-    rest = values[outside] if outside.any() else values
-    unlabelled = (float(rest.min()), float(rest.max()))
+    unlabelled = _unlabelled_range(evidence, intervals)
     details = [
         _inside(evidence, int(s), int(e), label, unlabelled) for s, e in intervals[:MAX_LISTED]
     ]

@@ -5,6 +5,7 @@ A preset is ``recipes/data/<name>.yaml`` or any YAML path::
     name: anomllm
     description: AnomLLM-style families, the AnomSeer paper's training set.
     style: paper                 # paper | visualtimeanomaly | a mapping of PlotStyle fields
+    expcot: full                 # full | brief (data_gen.expcot.EXPCOT_STYLES)
     rows_per_shard: 400
     splits:
       train: {seed: 3407, num_per_family: 400}
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from anomseer.errors import UserInputError
 from anomseer.recipes import read_yaml, recipes_dir
+from data_gen.expcot import EXPCOT_STYLES
 from data_gen.families import family_of, resolve_parameters
 from data_gen.render import PAPER_STYLE, VISUALTIMEANOMALY_STYLE, PlotStyle
 
@@ -59,6 +61,7 @@ class Preset:
     rows_per_shard: int
     splits: dict[str, SplitSpec]
     families: tuple[FamilySpec, ...]
+    expcot: str = "full"
 
     @property
     def multivariate(self) -> bool:
@@ -91,6 +94,7 @@ class Preset:
             "seed": seed,
             "data_version": DATA_VERSION,
             "style": dataclasses.asdict(self.style),
+            "expcot": self.expcot,
             "families": {
                 f.name: {"count": counts[f.name], "length": f.length, **f.parameters}
                 for f in self.families
@@ -130,7 +134,7 @@ def parse_preset(raw: object, source: str = "preset") -> Preset:
     """Validate a preset mapping (as read from YAML)."""
     if not isinstance(raw, dict):
         raise UserInputError(f"{source}: a preset must be a mapping")
-    known = {"name", "description", "style", "rows_per_shard", "splits", "families"}
+    known = {"name", "description", "style", "expcot", "rows_per_shard", "splits", "families"}
     _no_unknown(raw, known, source)
     name = raw.get("name") or Path(source).stem
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
@@ -138,6 +142,11 @@ def parse_preset(raw: object, source: str = "preset") -> Preset:
     rows_per_shard = _positive_int(raw.get("rows_per_shard", 400), f"{source}: rows_per_shard")
     splits = _parse_splits(raw.get("splits"), source)
     families = _parse_families(raw.get("families"), source)
+    expcot = raw.get("expcot", "full")
+    if expcot not in EXPCOT_STYLES:
+        raise UserInputError(
+            f"{source}: unknown expcot style {expcot!r}; use one of {', '.join(EXPCOT_STYLES)}"
+        )
     preset = Preset(
         name=name,
         description=str(raw.get("description", "")).strip(),
@@ -145,6 +154,7 @@ def parse_preset(raw: object, source: str = "preset") -> Preset:
         rows_per_shard=rows_per_shard,
         splits=splits,
         families=families,
+        expcot=expcot,
     )
     kinds = {family_of(f.name).multivariate for f in families}
     if len(kinds) > 1:

@@ -18,7 +18,7 @@ from anomseer.protocol import (
     label_for_family,
     normalize_label,
 )
-from data_gen.expcot import write_expcot, write_variate_expcot
+from data_gen.expcot import EXPCOT_STYLES, write_brief_expcot, write_expcot, write_variate_expcot
 from data_gen.expert import analyze, analyze_variates
 from data_gen.render import PlotRenderer, png_bytes
 
@@ -55,6 +55,7 @@ def build_row(
     anomaly_type: str,
     renderer: PlotRenderer,
     variates: Sequence[int] | None = None,
+    expcot_style: str = "full",
 ) -> dict:
     """One dataset row from a series and its truth.
 
@@ -62,9 +63,13 @@ def build_row(
     ``intervals`` are half-open ``[start, end)`` pairs; ``variates`` the anomalous variate ids
     of a multivariate series; ``anomaly_type`` one of the six labels. The image comes from
     ``renderer`` and sees the values only; ``expcot`` is written from the expert analyses and
-    the truth; ``completion`` is ``format_answer(intervals, anomaly_type, think=expcot, ...)``.
+    the truth, in ``expcot_style`` (``EXPCOT_STYLES``; the multivariate trace is short already and
+    has one style); ``completion`` is ``format_answer(intervals, anomaly_type, think=expcot,
+    ...)``.
     Raises ``ValueError`` for a label, interval or variate id that does not fit the series.
     """
+    if expcot_style not in EXPCOT_STYLES:
+        raise ValueError(f"row {id}: expcot_style must be one of {EXPCOT_STYLES}")
     values = np.asarray(series, dtype=float)
     if values.ndim not in (1, 2) or values.size == 0:
         raise ValueError(f"row {id}: series must be 1-D or (variates, length), got {values.shape}")
@@ -84,7 +89,8 @@ def build_row(
     if values.ndim == 1:
         if ids:
             raise ValueError(f"row {id}: a univariate series has no variate ids")
-        expcot = write_expcot(analyze(values), spans, label)
+        write = write_brief_expcot if expcot_style == "brief" else write_expcot
+        expcot = write(analyze(values), spans, label)
         text = format_answer(spans, label, think=expcot)
         num_variates = None
     else:

@@ -24,10 +24,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def expert_ready():
-    """STUMPY's matrix profile compiled once per test session (numba also caches it on disk)."""
+    """STUMPY's matrix profile compiled once per test session (numba also caches it on disk);
+    torch keeps one thread (numba's OpenMP layer raises it to every core)."""
+    import torch
+
     from data_gen.expert import warm_up
 
     warm_up()
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

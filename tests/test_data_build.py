@@ -69,6 +69,12 @@ def test_build_row_columns_and_label_free_image():
     answer = parse_answer(text, 1000)
     assert answer.format_valid and answer.intervals == [(400, 401)]
     assert answer.label == "global point" and answer.think == anomalous["expcot"]
+    brief = build_row(
+        id="x/range/train/2", family="range", series=series, intervals=[(400, 401)],
+        anomaly_type="global", renderer=renderer, expcot_style="brief",
+    )  # fmt: skip
+    assert parse_answer(brief["completion"][0]["content"][0]["text"], 1000).format_valid
+    assert brief["expcot"].startswith("1 anomalous interval. In [400, 401) the value reaches")
     assert anomalous["prompt"][0]["content"][0] == {"type": "image"}
     assert "length 1000" in anomalous["prompt"][0]["content"][1]["text"]
     for bad, message in [
@@ -76,6 +82,7 @@ def test_build_row_columns_and_label_free_image():
         ({"anomaly_type": "weird"}, "unknown anomaly type"),
         ({"intervals": [], "anomaly_type": "trend"}, "does not match"),
         ({"variates": [1]}, "no variate ids"),
+        ({"expcot_style": "short"}, "expcot_style"),
     ]:
         arguments = {
             "id": "x",
@@ -189,9 +196,10 @@ def test_multivariate_preset(tmp_path):
 
 
 def test_presets_in_recipes_load():
-    for name in ("anomllm", "visualtimeanomaly", "visualtimeanomaly-multivariate", "tiny"):
+    for name in ("anomllm", "visualtimeanomaly", "visualtimeanomaly-multivariate", "tiny", "demo"):
         preset = load_preset(name)
         assert preset.name == name and set(preset.splits) >= {"train", "eval"}
+    assert load_preset("demo").expcot == "brief" and load_preset("tiny").expcot == "full"
     anomllm = load_preset("anomllm")
     assert anomllm.counts("train") == {f.name: 400 for f in anomllm.families}
     assert anomllm.splits["train"].seed == 3407 and anomllm.splits["eval"].seed == 42
@@ -210,6 +218,7 @@ def test_presets_in_recipes_load():
         ({"style": "fancy"}, "unknown style"),
         ({"style": {"ylim": [1, -1]}}, "ylim"),
         ({"rows_per_shard": 0}, "rows_per_shard"),
+        ({"expcot": "short"}, "unknown expcot style 'short'"),
         ({"colour": "red"}, "unknown field 'colour'"),
     ],
 )

@@ -8,7 +8,12 @@ import pytest
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import detrend, savgol_filter
 
-from data_gen.expcot import describe_evidence, write_expcot, write_variate_expcot
+from data_gen.expcot import (
+    describe_evidence,
+    write_brief_expcot,
+    write_expcot,
+    write_variate_expcot,
+)
 from data_gen.expert import analyze, analyze_variates, matrix_profile
 from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
 
@@ -202,6 +207,23 @@ def test_normal_and_variate_conclusions():
     assert f"median excess is {median}" in text
     with pytest.raises(ValueError, match="unknown label"):
         write_expcot(analyze(clean), [], "weird")
+
+
+def test_brief_expcot_gives_the_decisive_numbers_then_the_class():
+    x = np.zeros(200)
+    x[50:53] = [0.5, 3.0, 0.5]
+    x[120] = -0.2  # the unlabelled range is [-0.20, 0.00]
+    evidence = analyze(x)
+    z = abs(evidence.scores["global_z"][51])
+    text = write_brief_expcot(evidence, [[50, 53], [150, 151]], "global point")
+    assert text == (
+        f"2 anomalous intervals. In [50, 53) the value reaches 3.00 at t = 51 (robust |z| = "
+        f"{z:.1f}), outside the range [-0.20, 0.00] of the unlabelled points. "
+        "So the class is global point."
+    )
+    assert write_brief_expcot(evidence, [], "normal").endswith("so the series is normal.")
+    with pytest.raises(ValueError, match="unknown label"):
+        write_brief_expcot(evidence, [], "weird")
 
 
 def test_matrix_profile_is_stumpys():

@@ -1,33 +1,60 @@
-"""The reduced demo: the same code path as `make demo`, with smaller counts."""
+"""The reduced demo (size 'ci'): the same code path as `make demo`, with smaller counts. It must
+learn the answer protocol and give TimerPO a reward that is not zero."""
 
 import json
 
 import pytest
 
 from anomseer.cli import main
+from anomseer.demo import DemoPaths, findings, plot_training_curves, reward_halves
 
 
 @pytest.mark.slow
-def test_reduced_demo_runs_every_stage_and_resumes(tmp_path, capsys, expert_ready):
+def test_reduced_demo_learns_the_protocol_and_resumes(tmp_path, capsys, expert_ready):
     out = tmp_path / "demo"
-    argv = ["demo", "--out", str(out), "--num-per-family", "1", "--sft-steps", "2",
-            "--timerpo-steps", "2", "--max-new-tokens", "8"]  # fmt: skip
+    argv = ["demo", "--out", str(out), "--size", "ci"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "[6/6] report" in printed and "random weights" in printed
+    assert "[7/7] TimerPO checkpoint on held-out rows: format rate" in printed
+
+    runs = {
+        run: json.loads((out / "eval" / run / "metrics.json").read_text())
+        for run in ("untrained", "sft", "timerpo", "expert")
+    }
+    assert {m["samples"] for m in runs.values()} == {10}  # the same held-out rows for all four
+    assert runs["untrained"]["overall"]["format_rate"] == 0.0
+    assert runs["sft"]["overall"]["format_rate"] >= 0.9
+    timerpo_log = json.loads((out / "timerpo" / "log_history.json").read_text())
+    assert any(entry.get("reward", 0.0) > 0.0 for entry in timerpo_log)
 
     report = (out / "report.md").read_text()
-    assert "tiny TimerPO checkpoint" in report and "expert baseline" in report
+    for title in ("untrained model", "SFT checkpoint", "TimerPO checkpoint", "expert baseline"):
+        assert title in report
+    assert "SFT token accuracy at the last logged step" in report
     assert (out / "figures" / "training_curves.png").stat().st_size > 0
-    for run in ("timerpo", "expert"):
-        metrics = json.loads((out / "eval" / run / "metrics.json").read_text())
-        assert metrics["overall"]["count"] == 5  # one eval series per family of 'tiny'
-        assert (out / "eval" / run / "figures" / "samples.png").is_file()
-    sft_log = json.loads((out / "sft" / "log_history.json").read_text())
-    timerpo_log = json.loads((out / "timerpo" / "log_history.json").read_text())
-    assert any("loss" in entry for entry in sft_log)
-    assert any("grounding/transport_cost" in entry for entry in timerpo_log)
 
     trained = (out / "timerpo" / "model.safetensors").stat().st_mtime_ns
     assert main(argv) == 0  # a rerun resumes: finished stages are skipped
     assert (out / "timerpo" / "model.safetensors").stat().st_mtime_ns == trained
+
+
+def test_reward_halves_and_constant_curves(tmp_path):
+    history = [{"step": s, "reward": r, "grounding/similarity": 0.5} for s, r in
+               [(1, 0.0), (2, 0.2), (3, 0.3), (4, 0.5), (5, 0.7)]]  # fmt: skip
+    assert reward_halves(history) == pytest.approx((0.1, 0.5))
+    assert reward_halves(history[:1]) is None
+    constant = plot_training_curves(tmp_path / "curves.png", {"timerpo": history})
+    assert constant == {"grounded similarity s": 0.5}
+
+
+def test_findings_state_the_majority_baseline(tmp_path):
+    def run(accuracy):
+        return {
+            "overall": {"format_rate": 1.0, "class_accuracy": accuracy, "aff_f1": 0.4},
+            "by_type": {"trend": {"count": 3}, "seasonal": {"count": 1}},
+        }
+
+    metrics = {"untrained": run(0.0), "sft": run(0.5), "timerpo": run(0.5)}
+    lines = findings(DemoPaths(tmp_path), metrics, {"sft": [], "timerpo": []})
+    assert any("(trend) would score class accuracy 0.750" in line and "not above" in line
+               for line in lines)  # fmt: skip

@@ -37,6 +37,18 @@ def test_build_is_idempotent(tiny_model_dir):
     assert (tiny_model_dir / "model.safetensors").stat().st_mtime_ns == before
 
 
+def test_demo_size_keeps_head_dim_32(tmp_path):
+    config = json.loads(
+        (build_tiny_model(tmp_path / "demo", size="demo") / "config.json").read_text()
+    )
+    text, vision = config["text_config"], config["vision_config"]
+    assert text["hidden_size"] // text["num_attention_heads"] == 32  # vLLM's CPU attention
+    assert (text["hidden_size"], text["num_hidden_layers"], vision["hidden_size"]) == (128, 4, 64)
+    assert vision["out_hidden_size"] == text["hidden_size"]
+    with pytest.raises(UserInputError, match="unknown tiny-model size 'huge'"):
+        build_tiny_model(tmp_path / "huge", size="huge")
+
+
 def test_missing_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(UserInputError, match="does not exist"):
         load_model_and_processor(tmp_path / "nowhere")

@@ -357,7 +357,8 @@ def test_sft_recipes_parse(recipe, tmp_path):
     )
     assert config.model_name_or_path and config.dataset_name
     assert config.min_pixels and config.max_pixels and config.max_length
-    assert config.gradient_checkpointing_kwargs == {"use_reentrant": False}
+    if config.gradient_checkpointing:  # the demo recipe trains a 1 M model without it
+        assert config.gradient_checkpointing_kwargs == {"use_reentrant": False}
 
 
 @pytest.mark.parametrize("name", ["ddp", "zero2", "zero3", "fsdp"])

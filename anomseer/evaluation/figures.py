@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 TRUTH_COLOR = "tab:green"
 PREDICTION_COLOR = "tab:red"
 LINE_COLOR = "steelblue"
+RAW_OUTPUT_CHARS = 70
+"""Characters of the raw output shown on the plot of an answer with no valid class."""
 MIN_SPAN_FRACTION = 0.004
 """Spans are drawn at least this fraction of the x-range wide, so point anomalies show."""
 BAR_METRICS = (
@@ -34,7 +36,7 @@ BAR_METRICS = (
 @dataclass(frozen=True)
 class FigureSample:
     """One row's plot data: its series (one list per variate when multivariate), the truth and
-    the parsed answer."""
+    the parsed answer; ``output`` is the raw completion (shown when the answer is invalid)."""
 
     id: str
     series: Sequence
@@ -46,6 +48,7 @@ class FigureSample:
     predicted_label: str | None
     error: str | None
     score: float
+    output: str | None = None
 
 
 def plot_samples(
@@ -93,6 +96,14 @@ def _draw_sample(ax: Axes, sample: FigureSample) -> None:
         f"localisation {sample.score:.2f}",
         fontsize=8,
     )
+    if sample.predicted_label is None and sample.output is not None:
+        raw = sample.output[:RAW_OUTPUT_CHARS]
+        raw += "..." if len(sample.output) > RAW_OUTPUT_CHARS else ""
+        ax.text(
+            0.01, 0.98, f"raw output: {raw!r}", transform=ax.transAxes, fontsize=6,
+            va="top", ha="left", wrap=True, color=PREDICTION_COLOR,
+            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+        )  # fmt: skip
     ax.tick_params(labelsize=7)
 
 
@@ -126,7 +137,8 @@ def _draw_variates(ax: Axes, values: np.ndarray, sample: FigureSample) -> None:
 
 def plot_per_type(path: str | os.PathLike, by_type: Mapping[str, Mapping]) -> None:
     """Grouped bars per anomaly type: affiliation F1, class accuracy and point F1 (a missing
-    bar is an undefined score, e.g. affiliation on multivariate rows)."""
+    bar is an undefined score, e.g. affiliation on multivariate rows); each bar is labelled
+    with its value."""
     from matplotlib.figure import Figure
 
     labels = [label for label in LABELS if label in by_type]
@@ -136,7 +148,8 @@ def plot_per_type(path: str | os.PathLike, by_type: Mapping[str, Mapping]) -> No
     width = 0.8 / len(BAR_METRICS)
     for k, (key, title) in enumerate(BAR_METRICS):
         heights = [_number(by_type[label].get(key)) for label in labels]
-        ax.bar(x + (k - (len(BAR_METRICS) - 1) / 2) * width, heights, width, label=title)
+        bars = ax.bar(x + (k - (len(BAR_METRICS) - 1) / 2) * width, heights, width, label=title)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6)  # a zero bar shows as "0.00", not as nothing
     ax.set_xticks(x, [f"{label}\n(n={by_type[label]['count']})" for label in labels], fontsize=8)
     ax.set_ylim(0, 1.0)
     ax.set_ylabel("mean per series")

@@ -357,6 +357,7 @@ def _write_figures(
             predicted_label=record["answer"]["label"],
             error=record["error"],
             score=record["scores"]["localization"],
+            output=record["output"],
         )
         for record, row in zip(chosen, series, strict=True)
     ]
