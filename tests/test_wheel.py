@@ -80,8 +80,9 @@ def test_installed_wheel_runs_gen_and_demo_from_another_folder(installed, tmp_pa
                        cwd=tmp_path, prefix=(script,))  # fmt: skip
     assert_one_line_error(shipped, "did you mean '--max_steps'?")
 
-    demo = anomseer("demo", "--out", "demo", "--num-per-family", "1", "--sft-steps", "1",
-                    "--timerpo-steps", "1", "--max-new-tokens", "4",
+    demo = anomseer("demo", "--out", "demo", "--size", "ci", "--train-per-family", "1",
+                    "--eval-per-family", "1", "--sft-steps", "1", "--timerpo-steps", "1",
+                    "--max-new-tokens", "4",
                     cwd=tmp_path, prefix=(script,), timeout=1200)  # fmt: skip
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert (tmp_path / "demo" / "report.md").is_file()
