@@ -65,6 +65,7 @@ from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume
 from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
 from anomseer.trainers.training_data import load_training_splits
+from anomseer.trainers.vllm_generation import VLLMGenerationMixin
 
 GROUNDINGS = ("ot", "cosine", "none")
 """How a completion's similarity to the ExpCoT is measured; ``none`` is plain GRPO."""
@@ -270,13 +271,14 @@ def _launched_with(kind: str) -> bool:
     return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
 
 
-class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
+class TimerPOTrainer(CheckpointWeightsMixin, VLLMGenerationMixin, GRPOTrainer):
     """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
 
     ``reward_funcs`` defaults to the registry functions named by ``args.reward_names``. The
     training dataset needs an ``expcot`` column unless ``args.grounding`` is ``none``. The
     processor's tokenizer is set to pad on the left, as GRPO needs. Resuming loads Qwen2.5-VL
-    checkpoint weights correctly (``CheckpointWeightsMixin``).
+    checkpoint weights correctly (``CheckpointWeightsMixin``); ``use_vllm`` generates on a real
+    engine, GPU or CPU (``VLLMGenerationMixin``).
 
     Logged per step, next to TRL's metrics (``rewards/<function>/mean`` for each reward term):
     ``grounding/transport_cost`` (mean W, ``ot`` only), ``grounding/similarity`` (mean s),
