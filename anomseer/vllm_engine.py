@@ -42,11 +42,14 @@ def on_cpu() -> bool:
 
 def prepare_cpu_engine(kv_cache_gib: int | None = None) -> None:
     """Set the CPU engine's KV cache (``kv_cache_gib``, else ``VLLM_CPU_KVCACHE_SPACE``, else
-    the default) and keep its engine core in this process unless ``VLLM_ENABLE_V1_MULTIPROCESSING``
-    says otherwise (a second process imports vLLM again: 25 s on 2 cores); a no-op on a GPU."""
+    the default); a no-op on a GPU.
+
+    The engine core keeps vLLM's default, a process of its own: vLLM 0.31's CPU platform scans
+    every loaded module when it starts, and fails in a process that has imported numba's
+    llvmlite (``'_lib_fn_wrapper' object has no attribute 'get'``), as the expert backend does.
+    """
     if not on_cpu():
         return
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     if kv_cache_gib is not None:
         if kv_cache_gib < 1:
             raise UserInputError(f"kv_cache_gib must be at least 1, got {kv_cache_gib}")
