@@ -19,7 +19,7 @@ from anomseer.protocol import (
     normalize_label,
 )
 from data_gen.expcot import write_expcot, write_variate_expcot
-from data_gen.expert import analyze, analyze_variates
+from data_gen.expert import DEFAULT_THRESHOLDS, Thresholds, analyze, analyze_variates
 from data_gen.render import PlotRenderer, png_bytes
 
 COLUMNS = (
@@ -55,6 +55,7 @@ def build_row(
     anomaly_type: str,
     renderer: PlotRenderer,
     variates: Sequence[int] | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> dict:
     """One dataset row from a series and its truth.
 
@@ -62,7 +63,8 @@ def build_row(
     ``intervals`` are half-open ``[start, end)`` pairs; ``variates`` the anomalous variate ids
     of a multivariate series; ``anomaly_type`` one of the six labels. The image comes from
     ``renderer`` and sees the values only; ``expcot`` is written from the expert analyses and
-    the truth; ``completion`` is ``format_answer(intervals, anomaly_type, think=expcot, ...)``.
+    the truth (a univariate series analysed with ``thresholds``); ``completion`` is
+    ``format_answer(intervals, anomaly_type, think=expcot, ...)``.
     Raises ``ValueError`` for a label, interval or variate id that does not fit the series.
     """
     values = np.asarray(series, dtype=float)
@@ -84,7 +86,7 @@ def build_row(
     if values.ndim == 1:
         if ids:
             raise ValueError(f"row {id}: a univariate series has no variate ids")
-        expcot = write_expcot(analyze(values), spans, label)
+        expcot = write_expcot(analyze(values, thresholds), spans, label)
         text = format_answer(spans, label, think=expcot)
         num_variates = None
     else:

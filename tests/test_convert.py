@@ -145,14 +145,16 @@ def test_ucr_windows_round_trip_under_each_convention(tmp_path, convention):
     values[159:165] += 2.0
     name = "001_UCR_Anomaly_Test_60_160_164.txt"  # 1-inclusive reads [159, 164)
     (tmp_path / name).write_text("\n".join(f"{v:.17g}" for v in values) + "\n")
-    options = ConvertOptions("ucr", window=100, ucr_index=convention, scale="none")
+    options = ConvertOptions(
+        "ucr", window=100, ucr_index=convention, scale="none", windowing="grid"
+    )
     inventory = scan(tmp_path, options, progress=False)
-    assert [w.offset for w in inventory.windows] == [0, 100, 150]
+    assert [w.offset for w in inventory.windows] == [60, 150]  # after the train part
     rows = _rows(inventory)
     truth = _mask(250, [parse_name(name, convention)[1]])
     _check_truth(rows, {name: truth}, {name: values})
     anomalous = [r for r in rows if r["intervals"]]
-    assert {r["offset"] for r in anomalous} == {100, 150}  # the tail window overlaps
+    assert {r["offset"] for r in anomalous} == ({60, 150} if "1-" in convention else {150})
     assert all(r["type_source"] == "expert" and r["family"] == "ucr" for r in anomalous)
     assert all(r["anomaly_type"] == "normal" for r in rows if not r["intervals"])
 
@@ -175,7 +177,7 @@ def test_ucr_values_on_one_line_and_bad_files_are_named(tmp_path):
 
 
 def test_tsb_ad_labels_windows_and_minmax_scaling(tmp_path):
-    name = "001_NAB_id_1_Facility_tr_100_1st_150.csv"
+    name = "001_NAB_id_1_Facility_tr_20_1st_30.csv"
     values = 50 + 10 * _wave(230, seed=2)
     labels = np.zeros(230, dtype=int)
     labels[[30, 31, 150]] = 1
@@ -185,7 +187,8 @@ def test_tsb_ad_labels_windows_and_minmax_scaling(tmp_path):
         tmp_path / "002_YAHOO_id_2_WebService_tr_50_1st_60.csv", ["Value", "Label"], [[1], [0]]
     )
     _write_csv(tmp_path / "oops.csv", ["Data", "Label"], [values, labels])
-    inventory = scan(tmp_path, ConvertOptions("tsb-ad", window=100), progress=False)
+    options = ConvertOptions("tsb-ad", window=100, windowing="grid")
+    inventory = scan(tmp_path, options, progress=False)
     reasons = {bad.path: bad.reason for bad in inventory.bad_files}
     assert "no 'Data' column" in reasons["002_YAHOO_id_2_WebService_tr_50_1st_60.csv"]
     assert "does not follow <idx>_<Dataset>_id_" in reasons["oops.csv"]
@@ -459,7 +462,8 @@ def test_cli_converts_the_rest_lists_bad_files_and_records_the_card(tmp_path, ca
         "009_UCR_Anomaly_bad.txt": "the name does not follow "
         "NNN_UCR_Anomaly_<name>_<trainEnd>_<anomStart>_<anomEnd>.txt"
     }
-    assert record["windows"] == {"anomalous": 2, "anomaly_free": 8, "anomaly_free_kept": 2}
+    assert record["windows"]["anomalous"] == 2 and record["windows"]["anomaly_free_kept"] == 2
+    assert record["windowing"]["placement"] == "anomaly-aware"
     assert record["windowing"]["window"] == 100 and record["windowing"]["normal_ratio"] == 0.5
     assert '"format": "ucr"' in card and "not a meaningful score" in card
     # a rerun resumes (nothing to do); other options are refused, nothing is mixed

@@ -9,7 +9,7 @@ from anomseer.errors import UserInputError
 
 SCORING_COLUMNS = ("id", "family", "anomaly_type", "length", "intervals", "series")
 """Columns every evaluation reads (DESIGN.md); ``variates`` is read when present."""
-OPTIONAL_COLUMNS = ("variates",)
+OPTIONAL_COLUMNS = ("variates", "expert_thresholds")
 
 
 def check_unique_ids(ids: list[str], data: object) -> None:

@@ -204,6 +204,7 @@ def _request(row: dict) -> EvalRequest:
         series=row["series"],
         prompt=row.get("prompt"),
         image=row.get("image"),
+        expert_thresholds=row.get("expert_thresholds"),
     )
 
 

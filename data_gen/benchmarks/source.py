@@ -46,6 +46,12 @@ class SourceSeries:
     variates: list[int] = field(default_factory=list)
     anomaly_type: str | None = None
     index: int = 0
+    reference_end: int = 0
+    """The source's published anomaly-free part is ``[0, reference_end)`` (UCR and TSB-AD
+    train parts, NAB's probationary period): the ``train`` split's windows and the expert's
+    calibration come from it."""
+    eval_start: int = 0
+    """Where the evaluated part starts: windows of any split but ``train`` start here."""
 
     @property
     def length(self) -> int:
@@ -114,13 +120,15 @@ def parse_labels(texts: Sequence[str], what: str, first_line: int = 2) -> np.nda
     return numbers == 1.0
 
 
-def labelled_csv_series(path: Path, value: str, label: str, family: str) -> SourceSeries:
+def labelled_csv_series(
+    path: Path, value: str, label: str, family: str, **fields: int
+) -> SourceSeries:
     """One series from a CSV with a header: the numbers of column ``value`` and the 0/1 labels
-    of column ``label`` (runs of 1 become half-open intervals)."""
+    of column ``label`` (runs of 1 become half-open intervals); ``fields`` go to the series."""
     columns = read_csv_columns(path, (value, label))
     values = parse_numbers(columns[value], value)
     mask = parse_labels(columns[label], label)
-    return SourceSeries(values, family, mask_intervals(mask))
+    return SourceSeries(values, family, mask_intervals(mask), **fields)
 
 
 def mask_intervals(mask: np.ndarray) -> list[tuple[int, int]]:
