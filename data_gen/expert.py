@@ -226,13 +226,16 @@ CALIBRATION_QUANTILE = 0.9
 """Calibrated thresholds sit above this quantile of the reference windows' peak |z| ..."""
 CALIBRATION_MARGIN = 1.2
 """... times this margin (never below the defaults)."""
+CALIBRATION_WINDOWS = 16
+"""At most this many reference windows, spread evenly, are analysed (long series)."""
 
 
 def calibrate(reference: np.ndarray, window: int) -> Thresholds:
     """Thresholds for one real series from a stretch of it taken as normal (its published train
     part, or the whole series when it has none: anomalies are rare, the quantile keeps them
     out): the stretch is cut into windows of ``window`` points (the last one joins its
-    neighbour when shorter than the panel's minimum) and each score's threshold is the
+    neighbour when shorter than the panel's minimum; at most ``CALIBRATION_WINDOWS`` of them,
+    spread evenly, are analysed) and each score's threshold is the
     default or ``CALIBRATION_MARGIN`` times the ``CALIBRATION_QUANTILE`` quantile of the
     windows' peak |z|, whichever is larger."""
     x = np.asarray(reference, dtype=float)
@@ -243,8 +246,9 @@ def calibrate(reference: np.ndarray, window: int) -> Thresholds:
     if len(starts) > 1 and x.size - starts[-1] < minimum:
         starts.pop()
     stops = [*starts[1:], x.size]
+    spread = np.unique(np.linspace(0, len(starts) - 1, CALIBRATION_WINDOWS).round().astype(int))
     peaks = []
-    for start, stop in zip(starts, stops, strict=True):
+    for start, stop in ((starts[i], stops[i]) for i in spread):
         evidence = analyze(x[start:stop])
         scores = evidence.scores
         peaks.append(

@@ -44,14 +44,15 @@ def anomaly_aware_windows(
     """Non-overlapping ``(offset, length)`` windows over ``[start, stop)`` of a series.
 
     Anomalies are grouped left to right while a group spans at most the window less
-    :func:`context_points` on each side; each group gets one window holding it whole with that
-    normal context on both sides, at a position drawn from ``rng`` (so anomalies do not sit
-    at one place in every plot) among those that leave the next group its own context; where
-    neighbours are too close the context shrinks first. An anomaly longer than that is covered
-    by consecutive windows. The stretches between are tiled with whole windows of normal
-    points (a remainder shorter than a window is left out). A region shorter than ``window``
-    is one window; a last stretch holding an anomaly but too short for a whole window becomes
-    one shorter window when it has at least ``min_length`` points."""
+    :func:`context_points` on each side; each group gets one window holding it whole with
+    that normal context on both sides, at a position drawn from ``rng`` (so anomalies do not
+    sit at one place in every plot) among those that leave the next group its own context.
+    Where neighbours are too close, the room left for the group after next goes first, then
+    the context; two groups that fit one window without context share it. A longer anomaly
+    is covered by consecutive windows. The stretches between are tiled with whole windows of
+    normal points (a remainder shorter than a window is left out). A region shorter than
+    ``window`` is one window; a last stretch holding an anomaly but too short for a whole
+    window becomes one shorter window when it has at least ``min_length`` points."""
     if window < 1 or stop - start < min_length:
         return []
     if stop - start <= window:
@@ -73,9 +74,17 @@ def anomaly_aware_windows(
                 offset += window
             position = offset
             continue
+        # the latest start that still holds the next group whole before the one after it
+        after = groups[k + 1][0] if k + 1 < len(groups) else stop + window
+        room_for_next = min(following[0], after - window) - window
         options = (
+            (
+                end + context - window,
+                min(first - context, following[0] - context - window, room_for_next),
+            ),
             (end + context - window, min(first - context, following[0] - context - window)),
-            (end + context - window, min(first - context, following[0] - window)),
+            (end + context - window, min(first - context, room_for_next)),
+            (end - window, min(first, room_for_next)),
             (end - window, min(first, following[0] - window)),
         )
         feasible = [
