@@ -1,7 +1,9 @@
 """Converters, windows, published splits, the calibrated expert and the plot margin on the real
 benchmark files in ``../shared/realdata`` (beside the repository; never committed)."""
 
+import dataclasses
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from data_gen.benchmarks.convert import (
     read_file,
     scan,
     series_thresholds,
+    write_dataset,
 )
 from data_gen.benchmarks.windows import (
     clip_intervals,
@@ -212,3 +215,29 @@ def test_real_data_plots_keep_the_extremes_off_the_frame(nab):
     assert high - top >= 4 and bottom - low >= 4
     top, bottom, high, low = _frame_and_line_rows(PlotRenderer(PAPER_STYLE).render(values))
     assert high - top <= 1 or bottom - low <= 1  # the paper's fixed limits put them on it
+
+
+def test_converted_ucr_evaluated_by_the_calibrated_expert_marks_expert_read_types(tmp_path):
+    from anomseer.evaluation import evaluate
+
+    options = ConvertOptions("ucr", normal_ratio=0.5, seed=0)
+    write_dataset(scan(_folder("ucr"), options, progress=False), tmp_path / "data", progress=False)
+    metrics = evaluate(tmp_path / "data", "eval", "expert", tmp_path / "run", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").open()]
+    assert metrics["samples"] == 4 and len(records) == 4
+    anomalous = [r for r in records if r["truth"]["intervals"]]
+    assert all(r["type_source"] == "expert" for r in anomalous)
+    assert sum(metrics["expert_read_types"].values()) == len(anomalous) == 2
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "**Expert-read types:**" in report and "not with a true type" in report
+    thresholds = [r["expert_thresholds"] for r in _dataset_rows(tmp_path / "data")]
+    assert all(t["global_z"] >= DEFAULT_THRESHOLDS.global_z for t in thresholds)
+    assert any(t != dataclasses.asdict(DEFAULT_THRESHOLDS) for t in thresholds)
+
+
+def _dataset_rows(folder):
+    import datasets
+
+    return list(
+        datasets.load_dataset(str(folder), split="eval").select_columns(["expert_thresholds"])
+    )
