@@ -23,7 +23,12 @@ from data_gen.benchmarks.convert import (
 )
 from data_gen.benchmarks.expert_label import expert_label
 from data_gen.benchmarks.pickled import load_data_pkl
-from data_gen.benchmarks.source import SourceError, mask_intervals, truth_intervals
+from data_gen.benchmarks.source import (
+    SourceError,
+    irregular_steps,
+    mask_intervals,
+    truth_intervals,
+)
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS, parse_name
 from data_gen.benchmarks.windows import (
     anomaly_aware_windows,
@@ -119,6 +124,12 @@ def test_cuts_an_anomaly_only_when_it_crosses_an_edge():
     truth = [(90, 110), (300, 310)]
     assert cuts_an_anomaly(truth, 100, 100) and cuts_an_anomaly(truth, 0, 100)
     assert not cuts_an_anomaly(truth, 110, 190) and not cuts_an_anomaly(truth, 80, 40)
+
+
+def test_irregular_steps_name_gaps_and_repeats_in_typical_steps():
+    times = np.array([0, 5, 10, 15, 45, 50, 50, 55])
+    assert irregular_steps(times) == [(4, 6.0), (6, 0.0)]
+    assert irregular_steps(np.arange(0, 50, 5)) == []
 
 
 def test_clip_intervals_shifts_to_window_coordinates():

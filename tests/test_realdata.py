@@ -133,6 +133,25 @@ def _check_placement_grid(inventory):
     return anomalous, cut
 
 
+def test_nab_irregular_sampling_is_recorded_in_the_rows(nab):
+    assert len(nab.irregular) == 25  # shared/realdata/README.md: 25 of the 58 files
+    file = nab.files.index("data/realAWSCloudwatch/ec2_disk_write_bytes_1ef3de.csv")
+    gaps = _series(nab, next(r for r in nab.windows if r.file == file)).time_gaps
+    assert max(steps for _, steps in gaps) == 12.2 and min(steps for _, steps in gaps) == 0.0
+
+    def inside(ref):
+        end = ref.offset + ref.length
+        return [(i - ref.offset, steps) for i, steps in gaps if ref.offset < i < end]
+
+    position = max(
+        (i for i, r in enumerate(nab.windows) if r.file == file),
+        key=lambda i: len(inside(nab.windows[i])),
+    )
+    (row,) = inventory_rows(nab)([position])
+    recorded = [(gap["index"], gap["steps"]) for gap in row["time_gaps"]]
+    assert recorded and recorded == inside(nab.windows[position])
+
+
 def test_nab_probationary_period_stays_out_of_eval(nab):
     for ref in nab.windows:
         series = _series(nab, ref)

@@ -146,6 +146,13 @@ def run(args: argparse.Namespace) -> int:
             f"under --input (first: {inventory.not_listed[0]})",
             file=sys.stderr,
         )
+    if inventory.irregular:
+        print(
+            f"anomseer convert: {len(inventory.irregular)} of {len(inventory.files)} files are "
+            f"irregularly sampled (first: {inventory.irregular[0]}); plots use the point index, "
+            "the gaps are listed in each row's time_gaps column",
+            file=sys.stderr,
+        )
     for bad in inventory.bad_files:
         print(f"anomseer convert: skipped {bad.path}: {bad.reason}", file=sys.stderr)
     if inventory.bad_files:

@@ -52,7 +52,14 @@ WINDOWINGS = ("anomaly-aware", "grid")
 THRESHOLD_NAMES = tuple(field.name for field in dataclasses.fields(Thresholds))
 TRAIN_SPLIT = "train"
 """The split that takes a source's published train part; every other split starts after it."""
-EXTRA_COLUMNS = ("source_file", "source_index", "offset", "type_source", "expert_thresholds")
+EXTRA_COLUMNS = (
+    "source_file",
+    "source_index",
+    "offset",
+    "type_source",
+    "expert_thresholds",
+    "time_gaps",
+)
 """Columns after ``data_gen.rows.COLUMNS`` that map a row back to its source."""
 
 
@@ -175,6 +182,8 @@ class Inventory:
     """Names in ``options.file_list`` with no file under the input."""
     short_series: int = 0
     """Series whose part for this split is too short for a plot (left out)."""
+    irregular: tuple[str, ...] = ()
+    """Files whose timestamps have gaps or repeats (``SourceSeries.time_gaps``)."""
 
 
 def scan(
@@ -209,6 +218,7 @@ def scan(
     normal: list[WindowRef] = []
     multivariate: bool | None = None
     series_count = short = 0
+    irregular: list[str] = []
     for path in tqdm(paths, desc="reading", unit="file", disable=not progress):
         name = path.relative_to(root).as_posix()
         try:
@@ -229,6 +239,8 @@ def scan(
                 (anomalous if truth or series.variates else normal).append(ref)
         files.append(name)
         series_count += len(found)
+        if any(series.time_gaps for series in found):
+            irregular.append(name)
 
     kept = keep_normal(len(anomalous), len(normal), options.normal_ratio, options.seed)
     chosen = [normal[i] for i in kept]
@@ -247,6 +259,7 @@ def scan(
         normal_kept=len(chosen),
         not_listed=tuple(not_listed),
         short_series=short,
+        irregular=tuple(irregular),
     )
 
 
@@ -380,7 +393,7 @@ def _no_rows(inventory: Inventory) -> str:
 
 def features(multivariate: bool):
     """The row features of ``data_gen.rows.row_features`` plus :data:`EXTRA_COLUMNS`."""
-    from datasets import Value
+    from datasets import List, Value
 
     from data_gen.rows import row_features
 
@@ -390,6 +403,7 @@ def features(multivariate: bool):
     result["offset"] = Value("int64")
     result["type_source"] = Value("string")
     result["expert_thresholds"] = {name: Value("float64") for name in THRESHOLD_NAMES}
+    result["time_gaps"] = List({"index": Value("int32"), "steps": Value("float64")})
     return result
 
 
@@ -403,6 +417,7 @@ def recipe(inventory: Inventory) -> dict:
         "input": str(inventory.input),
         "files": len(inventory.files),
         "series": inventory.series,
+        "irregularly_sampled_files": len(inventory.irregular),
         "bad_files": {bad.path: bad.reason for bad in inventory.bad_files},
     }
     if options.format == "ucr":
@@ -458,6 +473,11 @@ def card_description(options: ConvertOptions) -> str:
         "thresholds, calibrated on that series: data_gen.expert.calibrate)."
     )
     text += "\n\n" + _placement_text(options) + " " + _split_text(options)
+    if options.format == "nab":
+        text += (
+            " Plots use the point index as x: where a file's timestamps jump (or repeat), the "
+            "row's `time_gaps` lists the point after the jump and the step in typical steps."
+        )
     if options.format in UNTYPED_FORMATS:
         text += (
             "\n\nThe source marks where anomalies are but not their type. An anomalous "
@@ -576,6 +596,11 @@ def window_rows(
             offset=ref.offset,
             type_source=type_source,
             expert_thresholds=dataclasses.asdict(thresholds),
+            time_gaps=[
+                {"index": i - ref.offset, "steps": steps}
+                for i, steps in series.time_gaps
+                if ref.offset < i < ref.offset + ref.length
+            ],
         )
         rows.append(row)
     return rows

@@ -6,7 +6,8 @@ ends inclusive).
 its timestamp lies inside a window (``start <= t <= end``); runs of such points become
 half-open intervals. The family is ``nab-<category>`` (lower case). The first 15 % of each
 file is NAB's probationary period (the NAB scorer ignores detections there): only the ``train``
-split takes windows from it, the other splits start after it.
+split takes windows from it, the other splits start after it. Timestamps are not plotted (a
+plot's x axis is the point index); irregular steps are recorded in the rows' ``time_gaps``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
+    irregular_steps,
     mask_intervals,
     parse_numbers,
     read_csv_columns,
@@ -85,7 +87,12 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
     probation = math.floor(PROBATIONARY_SHARE * values.size)
     clean = min([probation, *(start for start, _ in intervals)])
     family = f"nab-{path.parent.name.lower()}"
-    return [SourceSeries(values, family, intervals, reference_end=clean, eval_start=probation)]
+    gaps = irregular_steps(times.astype("int64"))
+    return [
+        SourceSeries(
+            values, family, intervals, reference_end=clean, eval_start=probation, time_gaps=gaps
+        )
+    ]
 
 
 def _timestamps(texts: list, what: str) -> np.ndarray:

@@ -52,6 +52,10 @@ class SourceSeries:
     calibration come from it."""
     eval_start: int = 0
     """Where the evaluated part starts: windows of any split but ``train`` start here."""
+    time_gaps: list[tuple[int, float]] = field(default_factory=list)
+    """Irregular sampling: ``(i, steps)`` where the time from point ``i - 1`` to point ``i``
+    is ``steps`` typical steps instead of one (0 for a repeated timestamp); see
+    :func:`irregular_steps`."""
 
     @property
     def length(self) -> int:
@@ -60,6 +64,24 @@ class SourceSeries:
     @property
     def multivariate(self) -> bool:
         return self.values.ndim == 2
+
+
+GAP_RATIO = 1.5
+"""A step counts as a gap when it is this many typical steps or more."""
+
+
+def irregular_steps(times: np.ndarray) -> list[tuple[int, float]]:
+    """``(i, steps)`` for every step ``times[i] - times[i - 1]`` that is a gap (at least
+    ``GAP_RATIO`` typical steps, the median) or not positive (repeated or out of order)."""
+    if times.size < 3:
+        return []
+    steps = np.diff(times).astype(float)
+    typical = float(np.median(steps))
+    if typical <= 0:
+        return []
+    ratio = steps / typical
+    odd = np.flatnonzero((ratio >= GAP_RATIO) | (steps <= 0))
+    return [(int(i) + 1, round(float(ratio[i]), 2)) for i in odd]
 
 
 def read_csv_columns(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
