@@ -469,8 +469,9 @@ def card_description(options: ConvertOptions) -> str:
         f"the SFT completion. {scale}Extra columns map a row back: `source_file` (relative to "
         "the converted folder), `source_index` (the series within that file), `offset` (where "
         "the window starts in that series: an interval [s, e) of the row is [offset + s, "
-        "offset + e) there), `type_source` and `expert_thresholds` (the expert baseline's "
-        "thresholds, calibrated on that series: data_gen.expert.calibrate)."
+        "offset + e) there), `type_source`, `expert_thresholds` (the expert baseline's "
+        "thresholds, calibrated on that series: data_gen.expert.calibrate) and `time_gaps` "
+        "(irregular timestamps inside the window; empty for sources without timestamps)."
     )
     text += "\n\n" + _placement_text(options) + " " + _split_text(options)
     if options.format == "nab":
@@ -527,7 +528,8 @@ def _split_text(options: ConvertOptions) -> str:
     if options.format.startswith("tsb-ad"):
         return (
             f"TSB-AD scores whole series, so this split covers them whole; {parts[options.format]}"
-            f" is what split `{TRAIN_SPLIT}` holds and what the expert is calibrated on."
+            f" is what split `{TRAIN_SPLIT}` holds and what the expert is calibrated on when it "
+            "holds a whole window."
         )
     return f"This split leaves out {parts[options.format]}: split `{TRAIN_SPLIT}` holds it."
 
