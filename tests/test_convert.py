@@ -17,6 +17,7 @@ from data_gen.benchmarks.convert import (
     EXTRA_COLUMNS,
     SCALES,
     STYLES,
+    WINDOWINGS,
     ConvertOptions,
     inventory_rows,
     scan,
@@ -528,6 +529,7 @@ def test_cli_choices_match_the_library():
     assert list(actions["ucr_index"].choices) == list(INDEX_CONVENTIONS)
     assert list(actions["scale"].choices) == list(SCALES)
     assert list(actions["style"].choices) == list(STYLES)
+    assert list(actions["windowing"].choices) == list(WINDOWINGS)
 
 
 def _ucr_folder(folder):
