@@ -11,8 +11,8 @@ For each benchmark in ``shared/realdata`` (NAB, UCR, TSB-AD-U, TSB-UAD samples):
 2. Expert baseline. Every window (min-max scaled as the rows are) is answered by
    ``data_gen.expert.expert_detect`` and scored by ``anomseer.metrics.score_completion`` as the
    evaluator does: *before* with the default thresholds on the old windows, then the default
-   thresholds on the new windows, then (*after*) the thresholds calibrated per series
-   (``data_gen.benchmarks.convert.series_thresholds``). Reported: the share of anomaly-free
+   thresholds on the new windows, then (*after*) the thresholds calibrated on the rest of the
+   series (``data_gen.benchmarks.convert.window_thresholds``). Reported: the share of anomaly-free
    windows it calls normal, and the mean affiliation F1 over all windows and over the
    anomalous ones.
 
@@ -94,7 +94,7 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
 
     from anomseer.metrics import score_completion
     from anomseer.protocol import NORMAL_LABEL, format_answer
-    from data_gen.benchmarks.convert import series_thresholds
+    from data_gen.benchmarks.convert import WindowRef, window_thresholds
     from data_gen.benchmarks.windows import clip_intervals, scale_window
     from data_gen.expert import DEFAULT_THRESHOLDS, expert_detect
 
@@ -103,8 +103,9 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
     normal, said_normal, f1, f1_anomalous = 0, 0, [], []
     for key, placed in windows.items():
         series = series_of(inventory, key)
-        thresholds = series_thresholds(source, *key, WINDOW) if calibrated else DEFAULT_THRESHOLDS
         for offset, length in placed:
+            ref = WindowRef(*key, offset, length)
+            thresholds = window_thresholds(source, *key, ref) if calibrated else DEFAULT_THRESHOLDS
             values = scale_window(series.values[offset : offset + length])
             truth = clip_intervals(series.intervals, offset, length)
             answer = expert_detect(values, thresholds)

@@ -17,7 +17,7 @@ from data_gen.benchmarks.convert import (
     inventory_rows,
     read_file,
     scan,
-    series_thresholds,
+    window_thresholds,
     write_dataset,
 )
 from data_gen.benchmarks.windows import (
@@ -194,7 +194,7 @@ def test_calibrated_expert_says_normal_on_most_nab_anomaly_free_windows(nab):
     said_normal = default_normal = 0
     for ref in chosen:
         values = scale_window(_series(nab, ref).values[ref.offset : ref.offset + ref.length])
-        thresholds = series_thresholds(source, ref.file, ref.series, ref.length)
+        thresholds = window_thresholds(source, ref.file, ref.series, ref)
         answer = expert_detect(values, thresholds)
         said_normal += answer.label == NORMAL_LABEL
         default_normal += expert_detect(values).label == NORMAL_LABEL

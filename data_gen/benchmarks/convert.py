@@ -581,7 +581,7 @@ def window_rows(
             label, type_source = expert_label(reading, intervals), "expert"
         else:
             label, type_source = series.anomaly_type, "source"
-        thresholds = series_thresholds(source, ref.file, ref.series, len(values.T))
+        thresholds = window_thresholds(source, ref.file, ref.series, ref)
         row = build_row(
             id=f"{format_name}/{series.family}/{split}/{k}",
             family=series.family,
@@ -608,19 +608,34 @@ def window_rows(
     return rows
 
 
-@functools.lru_cache(maxsize=8)
-def series_thresholds(
-    source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, window: int
+def window_thresholds(
+    source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, ref: WindowRef
 ) -> Thresholds:
-    """The expert's thresholds for series ``index`` of file ``file``, calibrated on its
-    published train part when that holds a whole window, else on the whole series
-    (``data_gen.expert.calibrate``; multivariate series keep the defaults)."""
-    from data_gen.expert import calibrate
+    """The expert's thresholds for window ``ref`` of series ``index`` of file ``file``:
+    calibrated on the series' published train part when that holds a whole window, else on
+    the rest of the series (``data_gen.expert.Reference.thresholds`` leaves out the reference
+    windows overlapping ``ref``). Pickled layouts (synthetic series) and multivariate series
+    keep the defaults."""
+    from data_gen.expert import DEFAULT_THRESHOLDS
+
+    if source[0] in PICKLED_FORMATS:
+        return DEFAULT_THRESHOLDS
+    return series_reference(source, file, index, ref.length).thresholds(
+        (ref.offset, ref.offset + ref.length)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def series_reference(
+    source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, window: int
+):
+    """``data_gen.expert.reference_peaks`` of one series (cached: rows of a series share it)."""
+    from data_gen.expert import reference_peaks
 
     format_name, root, files, read_options = source
     series = read_file(format_name, root, files[file], read_options)[index]
-    reference_end = series.reference_end if series.reference_end >= window else series.length
-    return calibrate(series.values[..., :reference_end], window)
+    end = series.reference_end if series.reference_end >= window else series.length
+    return reference_peaks(series.values[..., :end], window)
 
 
 @functools.lru_cache(maxsize=2)
