@@ -240,13 +240,15 @@ def test_converted_ucr_evaluated_by_the_calibrated_expert_marks_expert_read_type
     from anomseer.evaluation import evaluate
 
     options = ConvertOptions("ucr", normal_ratio=0.5, seed=0)
-    write_dataset(scan(_folder("ucr"), options, progress=False), tmp_path / "data", progress=False)
+    inventory = scan(_folder("ucr"), options, progress=False)
+    write_dataset(inventory, tmp_path / "data", progress=False)
     metrics = evaluate(tmp_path / "data", "eval", "expert", tmp_path / "run", progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").open()]
-    assert metrics["samples"] == 4 and len(records) == 4
+    assert metrics["samples"] == len(records) == len(inventory.windows) >= 4
     anomalous = [r for r in records if r["truth"]["intervals"]]
     assert all(r["type_source"] == "expert" for r in anomalous)
-    assert sum(metrics["expert_read_types"].values()) == len(anomalous) == 2
+    assert sum(metrics["expert_read_types"].values()) == len(anomalous)
+    assert len(anomalous) == inventory.anomalous_windows >= 2
     report = (tmp_path / "run" / "report.md").read_text()
     assert "**Expert-read types:**" in report and "not with a true type" in report
     thresholds = [r["expert_thresholds"] for r in _dataset_rows(tmp_path / "data")]
