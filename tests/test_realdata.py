@@ -241,8 +241,10 @@ def test_converted_ucr_evaluated_by_the_calibrated_expert_marks_expert_read_type
 
     options = ConvertOptions("ucr", normal_ratio=0.5, seed=0)
     inventory = scan(_folder("ucr"), options, progress=False)
-    write_dataset(inventory, tmp_path / "data", progress=False)
-    metrics = evaluate(tmp_path / "data", "eval", "expert", tmp_path / "run", progress=False)
+    write_dataset(inventory, tmp_path / "ucr-converted", progress=False)
+    metrics = evaluate(
+        tmp_path / "ucr-converted", "eval", "expert", tmp_path / "run", progress=False
+    )
     records = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").open()]
     assert metrics["samples"] == len({r["id"] for r in records}) == len(inventory.windows) >= 4
     anomalous = [r for r in records if r["truth"]["intervals"]]
@@ -251,7 +253,7 @@ def test_converted_ucr_evaluated_by_the_calibrated_expert_marks_expert_read_type
     assert len(anomalous) == inventory.anomalous_windows >= 2
     report = (tmp_path / "run" / "report.md").read_text()
     assert "**Expert-read types:**" in report and "not with a true type" in report
-    thresholds = [r["expert_thresholds"] for r in _dataset_rows(tmp_path / "data")]
+    thresholds = [r["expert_thresholds"] for r in _dataset_rows(tmp_path / "ucr-converted")]
     assert all(t["global_z"] >= DEFAULT_THRESHOLDS.global_z for t in thresholds)
     assert any(t != dataclasses.asdict(DEFAULT_THRESHOLDS) for t in thresholds)
 
