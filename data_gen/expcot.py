@@ -16,13 +16,10 @@ import numpy as np
 
 from anomseer.protocol import NORMAL_LABEL, normalize_label
 from data_gen.expert import (
-    GLOBAL_Z_THRESHOLD,
     GRADIENT_ORDER,
     GRADIENT_WINDOW,
     LOCAL_WINDOW,
-    LOCAL_Z_THRESHOLD,
     SINE_EXCESS_THRESHOLD,
-    Z_THRESHOLD,
     Evidence,
     Span,
     VariateEvidence,
@@ -53,8 +50,8 @@ def describe_evidence(evidence: Evidence) -> str:
         else ""
     )
     noisy = "noisy, so slow changes are read from a smoothed copy" if evidence.noisy else "clean"
-    global_condition = f"|z| > {GLOBAL_Z_THRESHOLD:g}"
-    local_condition = f"|z| > {LOCAL_Z_THRESHOLD:g}"
+    global_condition = f"|z| > {evidence.thresholds.global_z:.3g}"
+    local_condition = f"|z| > {evidence.thresholds.local_z:.3g}"
     parts = [
         f"The series has {evidence.length} points{missing}; its noise level is "
         f"{evidence.noise:.3f} ({noisy}).",
@@ -88,13 +85,13 @@ def describe_evidence(evidence: Evidence) -> str:
         parts.append(
             f"Frequency: the FFT's dominant period is {p.period:.1f} points "
             f"({p.power_share:.0%} of the power); the local period from the analytic signal "
-            f"{_departs(p.spans, periods)}."
+            f"{_departs(p.spans, periods, evidence.thresholds.frequency_z)}."
         )
     slopes = [f" at {_slope(slope)}" for slope in t.span_slopes]
     parts.append(
         f"Trend: after {t.smoothing}, the Savitzky-Golay gradient (window {GRADIENT_WINDOW}, "
         f"order {GRADIENT_ORDER}) is typically {_slope(t.typical_slope)} and "
-        f"{_departs(t.spans, slopes)}."
+        f"{_departs(t.spans, slopes, evidence.thresholds.slope_z)}."
     )
     parts.append(
         f"Shape: the matrix-profile discord (window {d.window}) starts at t = {d.start}, "
@@ -297,9 +294,9 @@ def _listing(spans: Sequence[Span], details: Sequence[str] = ()) -> str:
     return f"{listed} and {rest} more" if rest > 0 else listed
 
 
-def _departs(spans: Sequence[Span], details: Sequence[str]) -> str:
+def _departs(spans: Sequence[Span], details: Sequence[str], threshold: float) -> str:
     if not spans:
-        return f"stays within {Z_THRESHOLD:g} sigma of it"
+        return f"stays within {threshold:.3g} sigma of it"
     return (
-        f"departs by more than {Z_THRESHOLD:g} sigma in {_count(spans)}: {_listing(spans, details)}"
+        f"departs by more than {threshold:.3g} sigma in {_count(spans)}: {_listing(spans, details)}"
     )

@@ -18,6 +18,7 @@ process and lets numba cache the compiled code on disk for later processes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -55,6 +56,21 @@ FREQUENCY_FLOOR = 0.1
 """Floor of the local-frequency scale, as a fraction of the dominant frequency."""
 DISCORD_WINDOW = 50
 MIN_DISCORD_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How far each score must depart (robust |z|) to count: the defaults were set on synthetic
+    series; :func:`calibrate` raises them to what a real series' own normal part reaches."""
+
+    global_z: float = GLOBAL_Z_THRESHOLD
+    local_z: float = LOCAL_Z_THRESHOLD
+    frequency_z: float = Z_THRESHOLD
+    slope_z: float = Z_THRESHOLD
+    discord_z: float = Z_THRESHOLD
+
+
+DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,7 @@ class Evidence:
     periodicity: Periodicity
     trend: TrendStats
     discord: Discord
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
     scores: dict[str, np.ndarray] = field(repr=False, compare=False, default_factory=dict)
     """Per-point arrays: ``values`` (missing points interpolated), ``missing`` (bool),
     ``global_z``, ``local_z``, ``frequency`` (local, cycles per point), ``frequency_z``,
@@ -159,8 +176,9 @@ def warm_up() -> None:
     _stumpy().stump(np.sin(np.arange(64.0)), 8)
 
 
-def analyze(series: np.ndarray) -> Evidence:
-    """Run the expert panel on a univariate series (NaN points are interpolated first)."""
+def analyze(series: np.ndarray, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Evidence:
+    """Run the expert panel on a univariate series (NaN points are interpolated first); a
+    score departs where its |z| exceeds its entry of ``thresholds``."""
     raw = np.asarray(series, dtype=float)
     if raw.ndim != 1 or raw.size < 4 * MIN_DISCORD_WINDOW:
         raise ValueError(f"expected a 1-D series of at least {4 * MIN_DISCORD_WINDOW} points")
@@ -169,12 +187,14 @@ def analyze(series: np.ndarray) -> Evidence:
     floor = VISIBLE_FRACTION * float(x.std()) + 1e-12
     noise = noise_level(x)
     noisy = bool(noise > NOISY_RATIO * float(x.std()))
-    global_stats, global_z = _global_stats(x, floor)
-    local, local_z = _local_stats(x, noise, floor)
+    global_stats, global_z = _global_stats(x, floor, thresholds.global_z)
+    local, local_z = _local_stats(x, noise, floor, thresholds.local_z)
     period, share = dominant_period(x)
     trend_part, smoothing, smoothing_edge = _trend_component(x, period, noisy)
-    periodicity, frequency, frequency_z = _local_period(x - trend_part, period, share)
-    trend, slope, slope_z = _trend(trend_part, floor, smoothing_edge, smoothing)
+    periodicity, frequency, frequency_z = _local_period(
+        x - trend_part, period, share, thresholds.frequency_z
+    )
+    trend, slope, slope_z = _trend(trend_part, floor, smoothing_edge, smoothing, thresholds.slope_z)
     discord, profile, discord_z = _discord(x, period)
     return Evidence(
         length=x.size,
@@ -186,6 +206,7 @@ def analyze(series: np.ndarray) -> Evidence:
         periodicity=periodicity,
         trend=trend,
         discord=discord,
+        thresholds=thresholds,
         scores={
             "values": x,
             "missing": np.isnan(raw),
@@ -199,6 +220,81 @@ def analyze(series: np.ndarray) -> Evidence:
             "discord_z": discord_z,
         },
     )
+
+
+CALIBRATION_QUANTILE = 0.9
+"""Calibrated thresholds sit above this quantile of the reference windows' peak |z| ..."""
+CALIBRATION_MARGIN = 1.2
+"""... times this margin (never below the defaults)."""
+CALIBRATION_WINDOWS = 16
+"""At most this many reference windows, spread evenly, are analysed (long series)."""
+MIN_CALIBRATION_WINDOWS = 2
+"""Fewer reference windows than this leave the default thresholds."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Peak |z| of each score (columns in :class:`Thresholds` order) in windows
+    ``[starts[i], stops[i])`` of a stretch of a series taken as normal."""
+
+    starts: np.ndarray
+    stops: np.ndarray
+    peaks: np.ndarray
+
+    def thresholds(self, exclude: tuple[int, int] | None = None) -> Thresholds:
+        """Each score's default or ``CALIBRATION_MARGIN`` times the ``CALIBRATION_QUANTILE``
+        quantile of the windows' peaks, whichever is larger, leaving out the windows that
+        overlap ``exclude = (start, stop)`` (the window being judged must not set its own
+        bar); the defaults with fewer than ``MIN_CALIBRATION_WINDOWS`` windows left."""
+        keep = np.ones(self.starts.size, dtype=bool)
+        if exclude is not None:
+            keep = (self.stops <= exclude[0]) | (self.starts >= exclude[1])
+        if keep.sum() < MIN_CALIBRATION_WINDOWS:
+            return DEFAULT_THRESHOLDS
+        quantile = np.quantile(self.peaks[keep], CALIBRATION_QUANTILE, axis=0)
+        defaults = dataclasses.astuple(DEFAULT_THRESHOLDS)
+        levels = (
+            max(float(CALIBRATION_MARGIN * q), d) for q, d in zip(quantile, defaults, strict=True)
+        )
+        return Thresholds(*levels)
+
+
+def reference_peaks(reference: np.ndarray, window: int) -> Reference:
+    """The panel's peak |z| per score in windows of ``window`` points of ``reference`` (a
+    univariate stretch of a real series taken as normal: its published train part, or the
+    whole series, where anomalies are rare and the quantile keeps them out). The last window
+    joins its neighbour when shorter than the panel's minimum; at most ``CALIBRATION_WINDOWS``
+    windows, spread evenly, are analysed. A multivariate or too short stretch has none."""
+    x = np.asarray(reference, dtype=float)
+    minimum = 4 * MIN_DISCORD_WINDOW
+    if x.ndim != 1 or x.size < minimum:
+        return Reference(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 5)))
+    starts = list(range(0, x.size, window))
+    if len(starts) > 1 and x.size - starts[-1] < minimum:
+        starts.pop()
+    stops = [*starts[1:], x.size]
+    spread = np.unique(np.linspace(0, len(starts) - 1, CALIBRATION_WINDOWS).round().astype(int))
+    peaks = []
+    for i in spread:
+        evidence = analyze(x[starts[i] : stops[i]])
+        scores = evidence.scores
+        peaks.append(
+            (
+                evidence.global_stats.max_abs_z,
+                evidence.local.max_abs_z,
+                float(np.abs(scores["frequency_z"]).max()),
+                float(np.abs(scores["slope_z"]).max()),
+                evidence.discord.z,
+            )
+        )
+    chosen = np.asarray(spread)
+    return Reference(np.asarray(starts)[chosen], np.asarray(stops)[chosen], np.array(peaks))
+
+
+def calibrate(reference: np.ndarray, window: int) -> Thresholds:
+    """Thresholds from a stretch taken as normal: :func:`reference_peaks` then
+    :meth:`Reference.thresholds` over all its windows."""
+    return reference_peaks(reference, window).thresholds()
 
 
 def fill_missing(series: np.ndarray) -> np.ndarray:
@@ -243,16 +339,18 @@ def departure_spans(z: np.ndarray, threshold: float = Z_THRESHOLD, gap: int = 1)
     return spans
 
 
-def _global_stats(x: np.ndarray, floor: float) -> tuple[GlobalStats, np.ndarray]:
+def _global_stats(x: np.ndarray, floor: float, threshold: float) -> tuple[GlobalStats, np.ndarray]:
     mean, std = float(x.mean()), float(x.std())
     median, scale = float(np.median(x)), max(robust_scale(x), floor)
     z = (x - median) / scale
     argmax = int(np.argmax(np.abs(z)))
-    spans = departure_spans(z, GLOBAL_Z_THRESHOLD)
+    spans = departure_spans(z, threshold)
     return GlobalStats(mean, std, median, scale, float(abs(z[argmax])), argmax, spans), z
 
 
-def _local_stats(x: np.ndarray, noise: float, floor: float) -> tuple[LocalStats, np.ndarray]:
+def _local_stats(
+    x: np.ndarray, noise: float, floor: float, threshold: float
+) -> tuple[LocalStats, np.ndarray]:
     """Residuals from a running median, twice: the second median runs over the series with the
     first pass's peak departures (largest within the window) replaced by their median, so a
     spike does not drag the median of its neighbours (on a slope it would shift it a step)."""
@@ -265,7 +363,7 @@ def _local_stats(x: np.ndarray, noise: float, floor: float) -> tuple[LocalStats,
     cleaned = np.where(peaks, median, x)
     z = (x - median_filter(cleaned, size=LOCAL_WINDOW, mode="nearest")) / scale
     argmax = int(np.argmax(np.abs(z)))
-    spans = departure_spans(z, LOCAL_Z_THRESHOLD, gap=LOCAL_WINDOW)
+    spans = departure_spans(z, threshold, gap=LOCAL_WINDOW)
     return LocalStats(LOCAL_WINDOW, scale, float(abs(z[argmax])), argmax, spans), z
 
 
@@ -308,7 +406,7 @@ def _trend_component(
 
 
 def _local_period(
-    cycle: np.ndarray, period: float | None, share: float
+    cycle: np.ndarray, period: float | None, share: float, threshold: float
 ) -> tuple[Periodicity, np.ndarray, np.ndarray]:
     """Instantaneous frequency of the cyclic part (series minus trend) from its analytic signal
     (Hilbert transform), averaged over ``LOCAL_WINDOW`` points, as robust z-scores against the
@@ -324,7 +422,7 @@ def _local_period(
     edge = min(int(period / 2), cycle.size // 10)
     z[:edge] = 0.0
     z[cycle.size - edge :] = 0.0
-    spans = departure_spans(z, gap=LOCAL_WINDOW)
+    spans = departure_spans(z, threshold, gap=LOCAL_WINDOW)
     periods, spreads = [], []
     for span in spans:
         inside = frequency[span.start : span.end]
@@ -335,7 +433,7 @@ def _local_period(
 
 
 def _trend(
-    trend_part: np.ndarray, floor: float, smoothing_edge: int, smoothing: str
+    trend_part: np.ndarray, floor: float, smoothing_edge: int, smoothing: str, threshold: float
 ) -> tuple[TrendStats, np.ndarray, np.ndarray]:
     """Slopes and their z-scores; the points at each end that the smoothing and the gradient
     window bend are left out."""
@@ -347,7 +445,7 @@ def _trend(
     edge = min(smoothing_edge + GRADIENT_WINDOW // 2, slope.size // 4)
     z[:edge] = 0.0
     z[slope.size - edge :] = 0.0
-    spans = departure_spans(z, gap=GRADIENT_WINDOW)
+    spans = departure_spans(z, threshold, gap=GRADIENT_WINDOW)
     slopes = [float(np.mean(slope[s.start : s.end])) for s in spans]
     return TrendStats(smoothing, typical, spans, slopes), slope, z
 
@@ -464,7 +562,7 @@ def classify(evidence: Evidence) -> Finding:
         return Finding("trend", trend, "trend")
     if local:
         return Finding("contextual point", local, "local")
-    if evidence.discord.z > Z_THRESHOLD:
+    if evidence.discord.z > evidence.thresholds.discord_z:
         start = evidence.discord.start
         return Finding("shapelet", [(start, start + evidence.discord.window)], "discord")
     return Finding(NORMAL_LABEL, [], "none")
@@ -508,11 +606,12 @@ def _outside_range(values: np.ndarray, spans: list[Span]) -> list[tuple[int, int
     return [(s.start, s.end) for s in departure_spans(outside.astype(float), 0.5)]
 
 
-def expert_detect(series: np.ndarray) -> Answer:
-    """A label-free classical detector. A 1-D series goes through :func:`analyze` and
-    :func:`classify`; a 2-D ``(variates, length)`` series through :func:`analyze_variates`,
-    whose flagged variates become the answer (class ``shapelet``, or ``normal`` when none).
-    ``think`` holds the evidence text; the answer is always well-formed."""
+def expert_detect(series: np.ndarray, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Answer:
+    """A label-free classical detector. A 1-D series goes through :func:`analyze` (with
+    ``thresholds``) and :func:`classify`; a 2-D ``(variates, length)`` series through
+    :func:`analyze_variates`, whose flagged variates become the answer (class ``shapelet``,
+    or ``normal`` when none). ``think`` holds the evidence text; the answer is always
+    well-formed."""
     from data_gen.expcot import describe_evidence, describe_variates
 
     values = np.asarray(series, dtype=float)
@@ -527,7 +626,7 @@ def expert_detect(series: np.ndarray) -> Answer:
             answer_valid=True,
             think=think,
         )
-    evidence = analyze(values)
+    evidence = analyze(values, thresholds)
     finding = classify(evidence)
     think = f"{describe_evidence(evidence)} The detector's rule picks the {finding.analysis} "
     think += "analysis." if finding.label != NORMAL_LABEL else "nothing: no rule fires."

@@ -38,6 +38,9 @@ class PlotStyle:
 
 PAPER_STYLE = PlotStyle()
 """The AnomLLM / AnomSeer paper style: 1000 x 150 px, steelblue, y-limits (-1, 1)."""
+REAL_DATA_STYLE = PlotStyle(ylim=(-1.1, 1.1))
+"""The paper style with a 5 % margin around [-1, 1] (7 px of 150), for min-max scaled real
+windows: their extremes, e.g. a flat stretch at the minimum, stay off the frame."""
 VISUALTIMEANOMALY_STYLE = PlotStyle(height_in=2.0, ylim=None, xtick_step=50)
 """VisualTimeAnomaly style: limits from the data, x ticks every 50 (the prompt relies on them)."""
 

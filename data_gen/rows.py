@@ -19,7 +19,7 @@ from anomseer.protocol import (
     normalize_label,
 )
 from data_gen.expcot import EXPCOT_STYLES, write_brief_expcot, write_expcot, write_variate_expcot
-from data_gen.expert import analyze, analyze_variates
+from data_gen.expert import DEFAULT_THRESHOLDS, Thresholds, analyze, analyze_variates
 from data_gen.render import PlotRenderer, png_bytes
 
 COLUMNS = (
@@ -56,6 +56,7 @@ def build_row(
     renderer: PlotRenderer,
     variates: Sequence[int] | None = None,
     expcot_style: str = "full",
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> dict:
     """One dataset row from a series and its truth.
 
@@ -63,9 +64,9 @@ def build_row(
     ``intervals`` are half-open ``[start, end)`` pairs; ``variates`` the anomalous variate ids
     of a multivariate series; ``anomaly_type`` one of the six labels. The image comes from
     ``renderer`` and sees the values only; ``expcot`` is written from the expert analyses and
-    the truth, in ``expcot_style`` (``EXPCOT_STYLES``; the multivariate trace is short already and
-    has one style); ``completion`` is ``format_answer(intervals, anomaly_type, think=expcot,
-    ...)``.
+    the truth (a univariate series analysed with ``thresholds``), in ``expcot_style``
+    (``EXPCOT_STYLES``; the multivariate trace is short already and has one style);
+    ``completion`` is ``format_answer(intervals, anomaly_type, think=expcot, ...)``.
     Raises ``ValueError`` for a label, interval or variate id that does not fit the series.
     """
     if expcot_style not in EXPCOT_STYLES:
@@ -90,7 +91,7 @@ def build_row(
         if ids:
             raise ValueError(f"row {id}: a univariate series has no variate ids")
         write = write_brief_expcot if expcot_style == "brief" else write_expcot
-        expcot = write(analyze(values), spans, label)
+        expcot = write(analyze(values, thresholds), spans, label)
         text = format_answer(spans, label, think=expcot)
         num_variates = None
     else:

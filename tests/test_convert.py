@@ -1,6 +1,8 @@
 """Benchmark converters: fixture files written in each native layout, windowing, truth, the
 restricted unpickler, bad files, the dataset card and `anomseer convert`."""
 
+import dataclasses
+import itertools
 import json
 import pickle
 
@@ -15,16 +17,25 @@ from data_gen.benchmarks.convert import (
     EXTRA_COLUMNS,
     SCALES,
     STYLES,
+    WINDOWINGS,
     ConvertOptions,
     inventory_rows,
     scan,
 )
 from data_gen.benchmarks.expert_label import expert_label
 from data_gen.benchmarks.pickled import load_data_pkl
-from data_gen.benchmarks.source import SourceError, mask_intervals, truth_intervals
+from data_gen.benchmarks.source import (
+    SourceError,
+    irregular_steps,
+    mask_intervals,
+    truth_intervals,
+)
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS, parse_name
 from data_gen.benchmarks.windows import (
+    anomaly_aware_windows,
     clip_intervals,
+    context_points,
+    cuts_an_anomaly,
     keep_normal,
     scale_window,
     window_offsets,
@@ -82,6 +93,44 @@ def test_window_offsets_cover_the_series_and_keep_a_tail_window():
     assert window_offsets(250, 100, 50) == [0, 50, 100, 150]
     assert window_offsets(80, 100, 100) == [0]
     assert window_offsets(100, 100, 30) == [0]
+
+
+def test_anomaly_aware_windows_hold_each_anomaly_with_context_and_never_overlap():
+    rng = np.random.default_rng(0)
+    assert context_points(1000) == 50 and context_points(10) == 1
+    # one short anomaly: its window holds it with >= 50 points each side; the stretches
+    # before and after are tiled with whole windows (remainders under 1000 points left out)
+    for seed in range(20):
+        windows = anomaly_aware_windows(0, 5000, 1000, [(2000, 2010)], np.random.default_rng(seed))
+        holding = [(o, n) for o, n in windows if o <= 2000 and o + n >= 2010]
+        assert len(holding) == 1 and 1060 <= holding[0][0] <= 1950
+        assert all(n == 1000 for _, n in windows) and len(windows) in (4, 5)
+        assert all(a + 1000 <= b for (a, _), (b, _) in itertools.pairwise(windows))
+    # two anomalies 920 points apart do not fit one window with context: each gets its own
+    windows = anomaly_aware_windows(0, 3000, 1000, [(100, 110), (1030, 1040)], rng)
+    assert [w for w in windows if w[0] <= 100 and sum(w) >= 110] and not any(
+        cuts_an_anomaly([(100, 110), (1030, 1040)], o, n) for o, n in windows
+    )
+    # longer than a window: consecutive windows from 50 points before it
+    long = anomaly_aware_windows(0, 5000, 1000, [(1000, 3500)], rng)
+    assert long == [(950, 1000), (1950, 1000), (2950, 1000), (3950, 1000)]
+    # the region is the split's part; a short region is one window; a short anomalous tail
+    # becomes a shorter window
+    assert anomaly_aware_windows(600, 1400, 1000, [(700, 710)], rng) == [(600, 800)]
+    assert anomaly_aware_windows(0, 5300, 1000, [(5200, 5250)], rng, 40)[-1] == (4300, 1000)
+    assert anomaly_aware_windows(0, 2050, 1000, [(2020, 2050)], rng, 40)[-1] == (1050, 1000)
+
+
+def test_cuts_an_anomaly_only_when_it_crosses_an_edge():
+    truth = [(90, 110), (300, 310)]
+    assert cuts_an_anomaly(truth, 100, 100) and cuts_an_anomaly(truth, 0, 100)
+    assert not cuts_an_anomaly(truth, 110, 190) and not cuts_an_anomaly(truth, 80, 40)
+
+
+def test_irregular_steps_name_gaps_and_repeats_in_typical_steps():
+    times = np.array([0, 5, 10, 15, 45, 50, 50, 55])
+    assert irregular_steps(times) == [(4, 6.0), (6, 0.0)]
+    assert irregular_steps(np.arange(0, 50, 5)) == []
 
 
 def test_clip_intervals_shifts_to_window_coordinates():
@@ -145,14 +194,16 @@ def test_ucr_windows_round_trip_under_each_convention(tmp_path, convention):
     values[159:165] += 2.0
     name = "001_UCR_Anomaly_Test_60_160_164.txt"  # 1-inclusive reads [159, 164)
     (tmp_path / name).write_text("\n".join(f"{v:.17g}" for v in values) + "\n")
-    options = ConvertOptions("ucr", window=100, ucr_index=convention, scale="none")
+    options = ConvertOptions(
+        "ucr", window=100, ucr_index=convention, scale="none", windowing="grid"
+    )
     inventory = scan(tmp_path, options, progress=False)
-    assert [w.offset for w in inventory.windows] == [0, 100, 150]
+    assert [w.offset for w in inventory.windows] == [60, 150]  # after the train part
     rows = _rows(inventory)
     truth = _mask(250, [parse_name(name, convention)[1]])
     _check_truth(rows, {name: truth}, {name: values})
     anomalous = [r for r in rows if r["intervals"]]
-    assert {r["offset"] for r in anomalous} == {100, 150}  # the tail window overlaps
+    assert {r["offset"] for r in anomalous} == ({60, 150} if "1-" in convention else {150})
     assert all(r["type_source"] == "expert" and r["family"] == "ucr" for r in anomalous)
     assert all(r["anomaly_type"] == "normal" for r in rows if not r["intervals"])
 
@@ -175,7 +226,7 @@ def test_ucr_values_on_one_line_and_bad_files_are_named(tmp_path):
 
 
 def test_tsb_ad_labels_windows_and_minmax_scaling(tmp_path):
-    name = "001_NAB_id_1_Facility_tr_100_1st_150.csv"
+    name = "001_NAB_id_1_Facility_tr_20_1st_30.csv"
     values = 50 + 10 * _wave(230, seed=2)
     labels = np.zeros(230, dtype=int)
     labels[[30, 31, 150]] = 1
@@ -185,7 +236,8 @@ def test_tsb_ad_labels_windows_and_minmax_scaling(tmp_path):
         tmp_path / "002_YAHOO_id_2_WebService_tr_50_1st_60.csv", ["Value", "Label"], [[1], [0]]
     )
     _write_csv(tmp_path / "oops.csv", ["Data", "Label"], [values, labels])
-    inventory = scan(tmp_path, ConvertOptions("tsb-ad", window=100), progress=False)
+    options = ConvertOptions("tsb-ad", window=100, windowing="grid")
+    inventory = scan(tmp_path, options, progress=False)
     reasons = {bad.path: bad.reason for bad in inventory.bad_files}
     assert "no 'Data' column" in reasons["002_YAHOO_id_2_WebService_tr_50_1st_60.csv"]
     assert "does not follow <idx>_<Dataset>_id_" in reasons["oops.csv"]
@@ -207,6 +259,66 @@ def test_tsb_ad_bad_label_values_name_the_line(tmp_path):
     inventory = scan(tmp_path, ConvertOptions("tsb-ad", window=50), progress=False)
     assert inventory.bad_files[0].path == name
     assert inventory.bad_files[0].reason == "Label on line 51 is '2'; labels are 0 or 1"
+
+
+def test_tsb_ad_m_variates_are_read_by_the_expert_and_train_parts_are_checked(tmp_path):
+    length = 300
+    grid = np.stack([_wave(length, seed=v) for v in range(3)])
+    grid[1, 200:204] += 6.0  # only variate 1 departs at the labelled points
+    labels = np.zeros(length, dtype=int)
+    labels[200:204] = 1
+    name = "001_Genesis_id_1_Sensor_tr_100_1st_200.csv"
+    _write_csv(tmp_path / name, ["a", "b", "c", "Label"], [*grid, labels])
+    _write_csv(tmp_path / "002_G_id_2_S_tr_250_1st_200.csv", ["a", "Label"], [grid[0], labels])
+    options = ConvertOptions("tsb-ad-m", window=100, windowing="grid")
+    inventory = scan(tmp_path, options, progress=False)
+    assert inventory.multivariate and inventory.files == (name,)
+    assert "holds anomalies" in inventory.bad_files[0].reason
+    rows = _rows(inventory)
+    anomalous = [r for r in rows if r["intervals"]]
+    assert [r["offset"] for r in anomalous] == [200]
+    assert anomalous[0]["variates"] == [1] and anomalous[0]["type_source"] == "expert"
+    assert anomalous[0]["family"] == "tsb-ad-m-genesis"
+    assert np.asarray(anomalous[0]["series"]).shape == (3, 100)
+    train = scan(tmp_path, dataclasses.replace(options, split="train"), progress=False)
+    assert [(w.offset, w.length) for w in train.windows] == [(0, 100)]
+
+
+def test_tsb_uad_out_files_family_from_the_folder_and_bad_lines_named(tmp_path):
+    values = _wave(120)
+    labels = np.zeros(120, dtype=int)
+    labels[60:63] = 1
+    folder = tmp_path / "benchmark" / "ECG"
+    folder.mkdir(parents=True)
+    lines = [f"{v:.17g},{label}" for v, label in zip(values, labels, strict=True)]
+    (folder / "a.out").write_text("\n".join(lines) + "\n")
+    (folder / "b.out").write_text("\n".join([*lines[:5], "0.5,0.5", *lines[6:]]) + "\n")
+    (folder / "c.out").write_text("\n".join([*lines[:7], "1,0,2", *lines[8:]]) + "\n")
+    inventory = scan(tmp_path, ConvertOptions("tsb-uad", window=120, scale="none"), progress=False)
+    assert inventory.files == ("benchmark/ECG/a.out",)
+    reasons = {bad.path: bad.reason for bad in inventory.bad_files}
+    assert reasons["benchmark/ECG/b.out"] == "label on line 6 is '0.5'; labels are 0 or 1"
+    assert reasons["benchmark/ECG/c.out"] == "line 8 has 3 fields; .out lines are value,label"
+    (row,) = _rows(inventory)
+    assert row["intervals"] == [[60, 63]] and row["family"] == "tsb-uad-ecg"
+    np.testing.assert_array_equal(row["series"], values)
+
+
+def test_file_list_and_windowing_options_are_checked(tmp_path):
+    _write_csv(tmp_path / "list.csv", ["file_name"], [["009_X_id_9_D_tr_10_1st_20.csv"]])
+    name = "001_X_id_1_D_tr_10_1st_60.csv"
+    _write_csv(tmp_path / "data" / name, ["Data", "Label"], [_wave(100), [0] * 100])
+    listed = ConvertOptions("tsb-ad", window=100, file_list=str(tmp_path / "list.csv"))
+    with pytest.raises(UserInputError, match="none of the 1 files found is named"):
+        scan(tmp_path / "data", listed, progress=False)
+    with pytest.raises(UserInputError, match="file_name column"):
+        scan(
+            tmp_path / "data", dataclasses.replace(listed, file_list=str(tmp_path / "data" / name))
+        )
+    with pytest.raises(UserInputError, match="--windowing grid"):
+        ConvertOptions("nab", stride=50, windowing="anomaly-aware")
+    assert ConvertOptions("nab", stride=50).effective_windowing == "grid"
+    assert ConvertOptions("nab").effective_style == "real"
 
 
 # ----------------------------------------------------------------------------- NAB
@@ -417,6 +529,7 @@ def test_cli_choices_match_the_library():
     assert list(actions["ucr_index"].choices) == list(INDEX_CONVENTIONS)
     assert list(actions["scale"].choices) == list(SCALES)
     assert list(actions["style"].choices) == list(STYLES)
+    assert list(actions["windowing"].choices) == list(WINDOWINGS)
 
 
 def _ucr_folder(folder):
@@ -459,7 +572,8 @@ def test_cli_converts_the_rest_lists_bad_files_and_records_the_card(tmp_path, ca
         "009_UCR_Anomaly_bad.txt": "the name does not follow "
         "NNN_UCR_Anomaly_<name>_<trainEnd>_<anomStart>_<anomEnd>.txt"
     }
-    assert record["windows"] == {"anomalous": 2, "anomaly_free": 8, "anomaly_free_kept": 2}
+    assert record["windows"]["anomalous"] == 2 and record["windows"]["anomaly_free_kept"] == 2
+    assert record["windowing"]["placement"] == "anomaly-aware"
     assert record["windowing"]["window"] == 100 and record["windowing"]["normal_ratio"] == 0.5
     assert '"format": "ucr"' in card and "not a meaningful score" in card
     # a rerun resumes (nothing to do); other options are refused, nothing is mixed

@@ -1,7 +1,11 @@
 """Convert a real or published benchmark into an AnomSeer dataset: the same parquet rows as
 'anomseer gen' (label-free plot rendered from the values, prompt, truth, expert chain of thought
 and SFT completion), one row per window of a long series, plus the columns source_file,
-source_index, offset and type_source that map every row back to the original index.
+source_index, offset and type_source that map every row back to the original index (and
+expert_thresholds, the expert baseline's thresholds calibrated on that series). Windows are
+placed around the anomalies by default (no overlap, no anomaly cut at an edge when it fits);
+published splits are kept: UCR's and TSB-AD's train parts and NAB's probationary period go to
+--split train only (TSB-AD scores whole series, so its other splits cover them whole).
 Unreadable files are listed with the reason and left out (with --strict nothing is written).
 The anomllm and visualtimeanomaly formats read data.pkl files with Python's pickle, which can
 run code: only the data.pkl you name, or the <type>/<split>/data.pkl files under the folder you
@@ -14,7 +18,9 @@ from __future__ import annotations
 import argparse
 
 NAME = "convert"
-HELP = "convert UCR, TSB-AD, NAB, Yahoo, AnomLLM or VisualTimeAnomaly data into a dataset"
+HELP = (
+    "convert UCR, TSB-AD(-M), TSB-UAD, NAB, Yahoo, AnomLLM or VisualTimeAnomaly data into a dataset"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,11 +44,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split",
         default="eval",
-        help="split to write; the pickled layouts also read their <split>/ folders",
+        help="split to write: 'train' takes a source's published train part (UCR, TSB-AD, NAB's "
+        "probationary period), any other name the part after it; the pickled layouts also read "
+        "their <split>/ folders",
+    )
+    parser.add_argument(
+        "--file-list",
+        default=None,
+        metavar="CSV",
+        help="convert only the files named in this CSV's file_name column (TSB-AD's "
+        "File_List/TSB-AD-U-Eva.csv or -Tuning.csv)",
     )
     parser.add_argument("--window", type=int, default=1000, help="points per window (plot)")
     parser.add_argument(
-        "--stride", type=int, default=None, help="points between window starts; None: --window"
+        "--windowing",
+        choices=["anomaly-aware", "grid"],
+        default=None,
+        help="anomaly-aware: non-overlapping windows, each anomaly that fits whole inside one "
+        "with normal context; grid: a window every --stride points plus one at the end; None: "
+        "grid when --stride is given, else anomaly-aware",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="grid: points between window starts; None: --window",
     )
     parser.add_argument(
         "--normal-ratio",
@@ -63,14 +89,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale",
         choices=["minmax", "none"],
         default=None,
-        help="minmax: scale each window to [-1, 1]; None: minmax for ucr, tsb-ad, nab, yahoo, "
-        "none (keep values) for anomllm, visualtimeanomaly",
+        help="minmax: scale each window to [-1, 1]; None: minmax for ucr, tsb-ad(-m), tsb-uad, "
+        "nab, yahoo, none (keep values) for anomllm, visualtimeanomaly",
     )
     parser.add_argument(
         "--style",
-        choices=["paper", "visualtimeanomaly"],
+        choices=["paper", "real", "visualtimeanomaly"],
         default=None,
-        help="plot style; None: visualtimeanomaly for that format, paper otherwise",
+        help="plot style (real: the paper's with a 5%% y-margin); None: visualtimeanomaly for that "
+        "format, real for min-max scaled windows, paper otherwise",
     )
     parser.add_argument("--rows-per-shard", type=int, default=400, help="rows per parquet shard")
     parser.add_argument(
@@ -109,8 +136,23 @@ def run(args: argparse.Namespace) -> int:
         ucr_index=args.ucr_index,
         scale=args.scale,
         style=args.style,
+        windowing=args.windowing,
+        file_list=args.file_list,
     )
     inventory = scan(args.input, options, progress=not args.no_progress)
+    if inventory.not_listed:
+        print(
+            f"anomseer convert: {len(inventory.not_listed)} files named in --file-list are not "
+            f"under --input (first: {inventory.not_listed[0]})",
+            file=sys.stderr,
+        )
+    if inventory.irregular:
+        print(
+            f"anomseer convert: {len(inventory.irregular)} of {len(inventory.files)} files are "
+            f"irregularly sampled (first: {inventory.irregular[0]}); plots use the point index, "
+            "the gaps are listed in each row's time_gaps column",
+            file=sys.stderr,
+        )
     for bad in inventory.bad_files:
         print(f"anomseer convert: skipped {bad.path}: {bad.reason}", file=sys.stderr)
     if inventory.bad_files:

@@ -9,7 +9,9 @@ from anomseer.errors import UserInputError
 
 SCORING_COLUMNS = ("id", "family", "anomaly_type", "length", "intervals", "series")
 """Columns every evaluation reads (DESIGN.md); ``variates`` is read when present."""
-OPTIONAL_COLUMNS = ("variates",)
+OPTIONAL_COLUMNS = ("variates", "expert_thresholds", "type_source")
+"""``type_source`` = ``expert`` marks a converted row whose anomaly type is the expert panel's
+reading (data_gen.benchmarks.expert_label); the report says so."""
 
 
 def check_unique_ids(ids: list[str], data: object) -> None:

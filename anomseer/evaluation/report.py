@@ -110,6 +110,7 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         markdown_table(header, _group_rows({"overall": metrics["overall"]})),
         "## By anomaly type",
         markdown_table(header, _group_rows(metrics["by_type"])),
+        *expert_read_note(metrics),
         "## By family",
         markdown_table(header, _group_rows(metrics["by_family"])),
         "## How it is counted",
@@ -125,6 +126,24 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         parts.append("## Figures")
         parts += [f"![{Path(path).stem}]({path})" for path in figures]
     return "\n\n".join(parts) + "\n"
+
+
+def expert_read_note(metrics: dict) -> list[str]:
+    """A paragraph naming the types that are the expert's reading, not the source's (none when
+    every type came from the source)."""
+    counts = metrics.get("expert_read_types") or {}
+    if not counts:
+        return []
+    listed = ", ".join(
+        f"{label} ({count} of {metrics['by_type'].get(label, {}).get('count', count)} rows)"
+        for label, count in counts.items()
+    )
+    return [
+        f"**Expert-read types:** {listed}. The source marks where these anomalies are but not "
+        "their type; the type is the expert panel's reading of the labelled points "
+        "(`type_source` = expert), so class accuracy on them measures agreement with that "
+        "heuristic, not with a true type. The localisation scores are unaffected."
+    ]
 
 
 def load_run(out: str | os.PathLike) -> dict:

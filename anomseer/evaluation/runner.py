@@ -242,6 +242,7 @@ def _request(row: dict) -> EvalRequest:
         series=row["series"],
         prompt=row.get("prompt"),
         image=row.get("image"),
+        expert_thresholds=row.get("expert_thresholds"),
     )
 
 
@@ -267,6 +268,7 @@ def prediction_records(row: dict, generation: Generation, n: int) -> list[dict]:
                 "sample": k,
                 "family": row["family"],
                 "anomaly_type": row["anomaly_type"],
+                "type_source": row.get("type_source"),
                 "truth": {"intervals": row["intervals"], "variates": row.get("variates") or []},
                 "output": None if generation.error else text,
                 "error": generation.error,
@@ -300,7 +302,13 @@ def summarize(records: Sequence[dict]) -> dict:
         metrics["by_type"][score.truth_label]["failures"] += is_failure
         metrics["by_family"][family]["failures"] += is_failure
     _add_intervals(metrics, records, scores)
+    expert_read = [s.truth_label for s, r in zip(scores, records, strict=True) if _expert_read(r)]
+    metrics["expert_read_types"] = {t: expert_read.count(t) for t in sorted(set(expert_read))}
     return metrics
+
+
+def _expert_read(record: dict) -> bool:
+    return record.get("type_source") == "expert"
 
 
 def _add_intervals(metrics: dict, records: Sequence[dict], scores: list[SampleScore]) -> None:

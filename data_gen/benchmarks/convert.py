@@ -19,32 +19,58 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from anomseer.errors import UserInputError
 from anomseer.protocol import NORMAL_LABEL
 from data_gen.benchmarks import FORMATS, PICKLED_FORMATS, UNTYPED_FORMATS, reader
-from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries
+from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, read_csv_columns
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS
-from data_gen.benchmarks.windows import clip_intervals, keep_normal, scale_window, window_offsets
+from data_gen.benchmarks.windows import (
+    anomaly_aware_windows,
+    clip_intervals,
+    context_points,
+    keep_normal,
+    scale_window,
+    window_offsets,
+)
 from data_gen.dataset_writer import ShardPlan, SplitSummary, write_split
-from data_gen.expert import MIN_DISCORD_WINDOW
-from data_gen.render import PAPER_STYLE, VISUALTIMEANOMALY_STYLE
+from data_gen.expert import MIN_DISCORD_WINDOW, Thresholds
+from data_gen.render import PAPER_STYLE, REAL_DATA_STYLE, VISUALTIMEANOMALY_STYLE
 
 MIN_WINDOW = 4 * MIN_DISCORD_WINDOW
 """Shortest window the expert panel analyses."""
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 """Bumped whenever converted rows change for the same input and options (recorded per split)."""
-STYLES = {"paper": PAPER_STYLE, "visualtimeanomaly": VISUALTIMEANOMALY_STYLE}
+STYLES = {
+    "paper": PAPER_STYLE,
+    "real": REAL_DATA_STYLE,
+    "visualtimeanomaly": VISUALTIMEANOMALY_STYLE,
+}
 SCALES = ("minmax", "none")
-EXTRA_COLUMNS = ("source_file", "source_index", "offset", "type_source")
+WINDOWINGS = ("anomaly-aware", "grid")
+THRESHOLD_NAMES = tuple(field.name for field in dataclasses.fields(Thresholds))
+TRAIN_SPLIT = "train"
+"""The split that takes a source's published train part; every other split starts after it."""
+EXTRA_COLUMNS = (
+    "source_file",
+    "source_index",
+    "offset",
+    "type_source",
+    "expert_thresholds",
+    "time_gaps",
+)
 """Columns after ``data_gen.rows.COLUMNS`` that map a row back to its source."""
 
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What a conversion does. ``stride`` None means the window (no overlap); ``normal_ratio``
-    None keeps every anomaly-free window; ``scale`` and ``style`` None pick the format's
-    default (real series are min-max scaled to [-1, 1] and drawn in the paper style; pickled
-    layouts keep their values, VisualTimeAnomaly in its own style)."""
+    """What a conversion does. ``windowing`` None is anomaly-aware unless a ``stride`` asks for
+    the grid (``stride`` None means the window: no overlap); ``normal_ratio`` None keeps every
+    anomaly-free window; ``scale`` and ``style`` None pick the format's default (real series
+    are min-max scaled to [-1, 1] and drawn in the paper style with a y-margin; pickled layouts
+    keep their values, VisualTimeAnomaly in its own style); ``file_list`` is a CSV whose
+    ``file_name`` column (TSB-AD's ``File_List/*-Eva.csv``, ``*-Tuning.csv``) selects files."""
 
     format: str
     split: str = "eval"
@@ -55,6 +81,8 @@ class ConvertOptions:
     ucr_index: str = "0-half-open"
     scale: str | None = None
     style: str | None = None
+    windowing: str | None = None
+    file_list: str | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -78,6 +106,20 @@ class ConvertOptions:
             raise UserInputError(f"unknown --scale {self.scale!r}; use {', '.join(SCALES)}")
         if self.style is not None and self.style not in STYLES:
             raise UserInputError(f"unknown --style {self.style!r}; use {', '.join(STYLES)}")
+        if self.windowing is not None and self.windowing not in WINDOWINGS:
+            raise UserInputError(
+                f"unknown --windowing {self.windowing!r}; use {', '.join(WINDOWINGS)}"
+            )
+        if self.stride is not None and self.windowing == "anomaly-aware":
+            raise UserInputError(
+                "--stride places windows on a grid; drop it or pass --windowing grid"
+            )
+
+    @property
+    def effective_windowing(self) -> str:
+        if self.windowing is not None:
+            return self.windowing
+        return "grid" if self.stride is not None else "anomaly-aware"
 
     @property
     def effective_stride(self) -> int:
@@ -93,7 +135,9 @@ class ConvertOptions:
     def effective_style(self) -> str:
         if self.style is not None:
             return self.style
-        return "visualtimeanomaly" if self.format == "visualtimeanomaly" else "paper"
+        if self.format == "visualtimeanomaly":
+            return "visualtimeanomaly"
+        return "real" if self.effective_scale == "minmax" else "paper"
 
     @property
     def read_options(self) -> ReadOptions:
@@ -134,6 +178,12 @@ class Inventory:
     anomalous_windows: int
     normal_windows: int
     normal_kept: int
+    not_listed: tuple[str, ...] = ()
+    """Names in ``options.file_list`` with no file under the input."""
+    short_series: int = 0
+    """Series whose part for this split is too short for a plot (left out)."""
+    irregular: tuple[str, ...] = ()
+    """Files whose timestamps have gaps or repeats (``SourceSeries.time_gaps``)."""
 
 
 def scan(
@@ -153,19 +203,22 @@ def scan(
         root, paths = given, module.find(given, options.read_options)
         if not paths:
             raise UserInputError(_nothing_found(given, options))
+        paths, not_listed = _listed(paths, options.file_list)
     elif module.FILE_DEPTH is None:
         raise UserInputError(
             f"--input for {options.format} must be a folder in its layout, not the file {given}"
         )
     else:
         root, paths = given.parents[min(module.FILE_DEPTH, len(given.parents)) - 1], [given]
+        paths, not_listed = _listed(paths, options.file_list)
 
     files: list[str] = []
     bad: list[BadFile] = []
     anomalous: list[WindowRef] = []
     normal: list[WindowRef] = []
     multivariate: bool | None = None
-    series_count = 0
+    series_count = short = 0
+    irregular: list[str] = []
     for path in tqdm(paths, desc="reading", unit="file", disable=not progress):
         name = path.relative_to(root).as_posix()
         try:
@@ -178,12 +231,16 @@ def scan(
             bad.append(BadFile(name, "it holds no series"))
             continue
         for position, series in enumerate(found):
-            for offset in window_offsets(series.length, options.window, options.effective_stride):
-                ref = WindowRef(len(files), position, offset, min(options.window, series.length))
+            placed = split_windows(series, options, (len(files), position))
+            short += not placed
+            for offset, length in placed:
+                ref = WindowRef(len(files), position, offset, length)
                 truth = clip_intervals(series.intervals, offset, ref.length)
                 (anomalous if truth or series.variates else normal).append(ref)
         files.append(name)
         series_count += len(found)
+        if any(series.time_gaps for series in found):
+            irregular.append(name)
 
     kept = keep_normal(len(anomalous), len(normal), options.normal_ratio, options.seed)
     chosen = [normal[i] for i in kept]
@@ -200,7 +257,59 @@ def scan(
         anomalous_windows=len(anomalous),
         normal_windows=len(normal),
         normal_kept=len(chosen),
+        not_listed=tuple(not_listed),
+        short_series=short,
+        irregular=tuple(irregular),
     )
+
+
+def split_part(series: SourceSeries, split: str) -> tuple[int, int]:
+    """The part ``[start, stop)`` of a series that ``split`` takes: the published train part
+    for ``train`` (the whole series when there is none), else from ``eval_start`` on."""
+    if split == TRAIN_SPLIT:
+        return 0, series.reference_end or series.length
+    return series.eval_start, series.length
+
+
+def split_windows(
+    series: SourceSeries, options: ConvertOptions, key: tuple[int, int]
+) -> list[tuple[int, int]]:
+    """``(offset, length)`` of the windows of ``series`` in ``options.split`` (``key`` = file
+    and series position seed the anomaly-aware placement); none when its part is too short."""
+    start, stop = split_part(series, options.split)
+    if stop - start < MIN_WINDOW:
+        return []
+    if options.effective_windowing == "grid":
+        length = min(options.window, stop - start)
+        steps = window_offsets(stop - start, options.window, options.effective_stride)
+        return [(start + step, length) for step in steps]
+    rng = np.random.default_rng([options.seed, *key])
+    return anomaly_aware_windows(start, stop, options.window, series.intervals, rng, MIN_WINDOW)
+
+
+def _listed(paths: list[Path], file_list: str | None) -> tuple[list[Path], list[str]]:
+    """The paths whose names ``file_list`` names (all without one), and the listed names that
+    are missing."""
+    if file_list is None:
+        return paths, []
+    list_path = Path(file_list).expanduser()
+    try:
+        names = read_csv_columns(list_path, ("file_name",))["file_name"]
+    except OSError as error:
+        raise UserInputError(f"--file-list {list_path} cannot be read ({error})") from None
+    except SourceError as error:
+        raise UserInputError(
+            f"--file-list {list_path}: {error}; it must be a CSV with a file_name column like "
+            "TSB-AD's File_List/TSB-AD-U-Eva.csv"
+        ) from None
+    wanted = {name.strip() for name in names}
+    kept = [path for path in paths if path.name in wanted]
+    if not kept:
+        raise UserInputError(
+            f"none of the {len(paths)} files found is named in --file-list {list_path}; is it "
+            "the list of this benchmark?"
+        )
+    return kept, sorted(wanted - {path.name for path in kept})
 
 
 def _checked(found: list[SourceSeries], multivariate: bool | None) -> list[SourceSeries]:
@@ -284,7 +393,7 @@ def _no_rows(inventory: Inventory) -> str:
 
 def features(multivariate: bool):
     """The row features of ``data_gen.rows.row_features`` plus :data:`EXTRA_COLUMNS`."""
-    from datasets import Value
+    from datasets import List, Value
 
     from data_gen.rows import row_features
 
@@ -293,6 +402,8 @@ def features(multivariate: bool):
     result["source_index"] = Value("int32")
     result["offset"] = Value("int64")
     result["type_source"] = Value("string")
+    result["expert_thresholds"] = {name: Value("float64") for name in THRESHOLD_NAMES}
+    result["time_gaps"] = List({"index": Value("int32"), "steps": Value("float64")})
     return result
 
 
@@ -306,18 +417,27 @@ def recipe(inventory: Inventory) -> dict:
         "input": str(inventory.input),
         "files": len(inventory.files),
         "series": inventory.series,
+        "irregularly_sampled_files": len(inventory.irregular),
         "bad_files": {bad.path: bad.reason for bad in inventory.bad_files},
     }
     if options.format == "ucr":
         source["ucr_index"] = options.ucr_index
     if options.format in PICKLED_FORMATS:
         source["split_folder"] = options.split
+    if options.file_list is not None:
+        source["file_list"] = str(Path(options.file_list).expanduser().resolve())
+        source["listed_but_missing"] = list(inventory.not_listed)
     return {
         "source": source,
         "split": options.split,
         "windowing": {
+            "placement": options.effective_windowing,
             "window": options.window,
-            "stride": options.effective_stride,
+            "stride": options.effective_stride if options.effective_windowing == "grid" else None,
+            "context": context_points(options.window)
+            if options.effective_windowing == "anomaly-aware"
+            else None,
+            "series_too_short": inventory.short_series,
             "normal_ratio": options.normal_ratio,
             "seed": options.seed,
             "scale": options.effective_scale,
@@ -335,7 +455,8 @@ def recipe(inventory: Inventory) -> dict:
 
 
 def card_description(options: ConvertOptions) -> str:
-    """The dataset card's text: where rows come from, how they map back, what the types mean."""
+    """The dataset card's text: where rows come from, how windows are placed, which part of
+    each series the split takes, how rows map back, what the types mean."""
     scale = (
         "Each window is min-max scaled to [-1, 1] (the `series` column holds the scaled "
         "values; the original ones are in the source file). "
@@ -348,8 +469,16 @@ def card_description(options: ConvertOptions) -> str:
         f"the SFT completion. {scale}Extra columns map a row back: `source_file` (relative to "
         "the converted folder), `source_index` (the series within that file), `offset` (where "
         "the window starts in that series: an interval [s, e) of the row is [offset + s, "
-        "offset + e) there) and `type_source`."
+        "offset + e) there), `type_source`, `expert_thresholds` (the expert baseline's "
+        "thresholds, calibrated on that series: data_gen.expert.calibrate) and `time_gaps` "
+        "(irregular timestamps inside the window; empty for sources without timestamps)."
     )
+    text += "\n\n" + _placement_text(options) + " " + _split_text(options)
+    if options.format == "nab":
+        text += (
+            " Plots use the point index as x: where a file's timestamps jump (or repeat), the "
+            "row's `time_gaps` lists the point after the jump and the step in typical steps."
+        )
     if options.format in UNTYPED_FORMATS:
         text += (
             "\n\nThe source marks where anomalies are but not their type. An anomalous "
@@ -365,6 +494,44 @@ def card_description(options: ConvertOptions) -> str:
             '"source"). Its pre-rendered figures were not used (they show the truth).'
         )
     return text
+
+
+def _placement_text(options: ConvertOptions) -> str:
+    if options.effective_windowing == "grid":
+        return (
+            f"Windows of {options.window} points start every {options.effective_stride} points, "
+            "plus one ending at the last point when the grid leaves a tail (it overlaps the one "
+            "before, and an anomaly may be cut at a window edge)."
+        )
+    return (
+        f"Windows of {options.window} points never overlap, so no point is scored twice. Each "
+        f"anomaly group of at most {options.window - 2 * context_points(options.window)} "
+        f"points lies whole inside one window with at least {context_points(options.window)} "
+        "normal points on each side where its neighbours leave room (its position drawn with "
+        "the seed); longer anomalies span consecutive windows; the normal stretches between "
+        "are tiled with whole windows (a remainder shorter than a window is left out)."
+    )
+
+
+def _split_text(options: ConvertOptions) -> str:
+    parts = {
+        "ucr": "the train part `[0, trainEnd)` named in each file name",
+        "nab": "NAB's probationary period (the first 15 % of each file, which the NAB scorer "
+        "ignores)",
+        "tsb-ad": "the train part `[0, tr)` named in each file name",
+        "tsb-ad-m": "the train part `[0, tr)` named in each file name",
+    }
+    if options.format not in parts:
+        return "This source publishes no train part: every split covers whole series."
+    if options.split == TRAIN_SPLIT:
+        return f"This `{TRAIN_SPLIT}` split holds only {parts[options.format]}."
+    if options.format.startswith("tsb-ad"):
+        return (
+            f"TSB-AD scores whole series, so this split covers them whole; {parts[options.format]}"
+            f" is what split `{TRAIN_SPLIT}` holds and what the expert is calibrated on when it "
+            "holds a whole window."
+        )
+    return f"This split leaves out {parts[options.format]}: split `{TRAIN_SPLIT}` holds it."
 
 
 def inventory_rows(inventory: Inventory) -> Callable[[range], list[dict]]:
@@ -390,7 +557,7 @@ def window_rows(
     indices: range,
 ) -> list[dict]:
     """The dataset rows ``indices`` (``source`` = format, root, files, read options)."""
-    from data_gen.benchmarks.expert_label import expert_label
+    from data_gen.benchmarks.expert_label import expert_label, expert_variates
     from data_gen.build import renderer_for
     from data_gen.rows import build_row
 
@@ -404,29 +571,71 @@ def window_rows(
         if scale == "minmax":
             values = scale_window(values)
         intervals = clip_intervals(series.intervals, ref.offset, ref.length)
-        if not (intervals or series.variates):
+        variates = series.variates
+        if not (intervals or variates):
             label, type_source = NORMAL_LABEL, "source"
         elif series.anomaly_type is None:
-            label, type_source = expert_label(values, intervals), "expert"
+            if values.ndim == 2 and not variates:
+                variates = expert_variates(values, intervals)
+            reading = values[variates[0]] if values.ndim == 2 else values
+            label, type_source = expert_label(reading, intervals), "expert"
         else:
             label, type_source = series.anomaly_type, "source"
+        thresholds = window_thresholds(source, ref.file, ref.series, ref)
         row = build_row(
             id=f"{format_name}/{series.family}/{split}/{k}",
             family=series.family,
             series=values,
             intervals=intervals,
-            variates=series.variates or None,
+            variates=variates or None,
             anomaly_type=label,
             renderer=renderer,
+            thresholds=thresholds,
         )
         row.update(
             source_file=files[ref.file],
             source_index=series.index,
             offset=ref.offset,
             type_source=type_source,
+            expert_thresholds=dataclasses.asdict(thresholds),
+            time_gaps=[
+                {"index": i - ref.offset, "steps": steps}
+                for i, steps in series.time_gaps
+                if ref.offset < i < ref.offset + ref.length
+            ],
         )
         rows.append(row)
     return rows
+
+
+def window_thresholds(
+    source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, ref: WindowRef
+) -> Thresholds:
+    """The expert's thresholds for window ``ref`` of series ``index`` of file ``file``:
+    calibrated on the series' published train part when that holds a whole window, else on
+    the rest of the series (``data_gen.expert.Reference.thresholds`` leaves out the reference
+    windows overlapping ``ref``). Pickled layouts (synthetic series) and multivariate series
+    keep the defaults."""
+    from data_gen.expert import DEFAULT_THRESHOLDS
+
+    if source[0] in PICKLED_FORMATS:
+        return DEFAULT_THRESHOLDS
+    return series_reference(source, file, index, ref.length).thresholds(
+        (ref.offset, ref.offset + ref.length)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def series_reference(
+    source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, window: int
+):
+    """``data_gen.expert.reference_peaks`` of one series (cached: rows of a series share it)."""
+    from data_gen.expert import reference_peaks
+
+    format_name, root, files, read_options = source
+    series = read_file(format_name, root, files[file], read_options)[index]
+    end = series.reference_end if series.reference_end >= window else series.length
+    return reference_peaks(series.values[..., :end], window)
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,4 +1,5 @@
-"""An anomaly type for labelled intervals whose source gives none (UCR, TSB-AD, NAB, Yahoo).
+"""An anomaly type for labelled intervals whose source gives none (UCR, TSB-AD, TSB-UAD, NAB,
+Yahoo), and the anomalous variates of a multivariate source that labels only time (TSB-AD-M).
 
 Real benchmarks mark where anomalies are, not what kind they are, but every row needs one of
 the protocol's labels, and its ExpCoT ties the evidence inside the truth to that label. The
@@ -21,7 +22,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from anomseer.protocol import NORMAL_LABEL
-from data_gen.expert import Evidence, Span, analyze, classify
+from data_gen.expert import (
+    GLOBAL_Z_THRESHOLD,
+    VISIBLE_FRACTION,
+    Evidence,
+    Span,
+    analyze,
+    classify,
+    fill_missing,
+    robust_scale,
+)
 
 FALLBACK_LABEL = "shapelet"
 
@@ -33,6 +43,26 @@ def expert_label(series: np.ndarray, intervals: Sequence[Sequence[int]]) -> str:
     evidence = analyze(np.asarray(series, dtype=float))
     label = classify(restrict_to(evidence, intervals)).label
     return FALLBACK_LABEL if label == NORMAL_LABEL else label
+
+
+def expert_variates(series: np.ndarray, intervals: Sequence[Sequence[int]]) -> list[int]:
+    """The variates of a ``(variates, length)`` series whose labelled points depart most from
+    the rest of that variate (for sources that label time points, not variates): each
+    variate's peak robust |z| inside ``intervals`` against the median and MAD of its other
+    points (floored like the panel's scales); the variates above ``GLOBAL_Z_THRESHOLD``, or
+    the largest one when none is."""
+    values = np.asarray(series, dtype=float)
+    inside = np.zeros(values.shape[1], dtype=bool)
+    for start, end in intervals:
+        inside[int(start) : int(end)] = True
+    peaks = []
+    for row in values:
+        x = fill_missing(row)
+        rest = x[~inside] if (~inside).any() else x
+        scale = max(robust_scale(rest), VISIBLE_FRACTION * float(x.std()) + 1e-12)
+        peaks.append(float(np.abs(x[inside] - np.median(rest)).max()) / scale)
+    flagged = [v for v, peak in enumerate(peaks) if peak > GLOBAL_Z_THRESHOLD]
+    return flagged or [int(np.argmax(peaks))]
 
 
 def restrict_to(evidence: Evidence, intervals: Sequence[Sequence[int]]) -> Evidence:

@@ -4,13 +4,17 @@ ends inclusive).
 
 ``--input`` is the NAB folder that holds ``data/`` and ``labels/``. A point is anomalous when
 its timestamp lies inside a window (``start <= t <= end``); runs of such points become
-half-open intervals. The family is ``nab-<category>`` (lower case).
+half-open intervals. The family is ``nab-<category>`` (lower case). The first 15 % of each
+file is NAB's probationary period (the NAB scorer ignores detections there): only the ``train``
+split takes windows from it, the other splits start after it. Timestamps are not plotted (a
+plot's x axis is the point index); irregular steps are recorded in the rows' ``time_gaps``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,7 @@ from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
+    irregular_steps,
     mask_intervals,
     parse_numbers,
     read_csv_columns,
@@ -30,6 +35,8 @@ FILE_DEPTH = None
 """NAB needs its folder (the labels live beside the data), never a single file."""
 DATA_DIR = "data"
 WINDOWS_FILE = Path("labels") / "combined_windows.json"
+PROBATIONARY_SHARE = 0.15
+"""NAB's probationary period: ``floor(0.15 * length)`` points (NAB's ``probationaryPercent``)."""
 
 
 def find(root: Path, options: ReadOptions) -> list[Path]:
@@ -76,7 +83,16 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
             raise SourceError(f"label window {window!r:.80} is not a [start, end] pair")
         start, end = _timestamps(window, f"label window {window!r:.80}")
         mask |= (times >= start) & (times <= end)
-    return [SourceSeries(values, f"nab-{path.parent.name.lower()}", mask_intervals(mask))]
+    intervals = mask_intervals(mask)
+    probation = math.floor(PROBATIONARY_SHARE * values.size)
+    clean = min([probation, *(start for start, _ in intervals)])
+    family = f"nab-{path.parent.name.lower()}"
+    gaps = irregular_steps(times.astype("int64"))
+    return [
+        SourceSeries(
+            values, family, intervals, reference_end=clean, eval_start=probation, time_gaps=gaps
+        )
+    ]
 
 
 def _timestamps(texts: list, what: str) -> np.ndarray:

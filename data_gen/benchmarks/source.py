@@ -46,6 +46,16 @@ class SourceSeries:
     variates: list[int] = field(default_factory=list)
     anomaly_type: str | None = None
     index: int = 0
+    reference_end: int = 0
+    """The source's published anomaly-free part is ``[0, reference_end)`` (UCR and TSB-AD
+    train parts, NAB's probationary period): the ``train`` split's windows and the expert's
+    calibration come from it."""
+    eval_start: int = 0
+    """Where the evaluated part starts: windows of any split but ``train`` start here."""
+    time_gaps: list[tuple[int, float]] = field(default_factory=list)
+    """Irregular sampling: ``(i, steps)`` where the time from point ``i - 1`` to point ``i``
+    is ``steps`` typical steps instead of one (0 for a repeated timestamp); see
+    :func:`irregular_steps`."""
 
     @property
     def length(self) -> int:
@@ -54,6 +64,24 @@ class SourceSeries:
     @property
     def multivariate(self) -> bool:
         return self.values.ndim == 2
+
+
+GAP_RATIO = 1.5
+"""A step counts as a gap when it is this many typical steps or more."""
+
+
+def irregular_steps(times: np.ndarray) -> list[tuple[int, float]]:
+    """``(i, steps)`` for every step ``times[i] - times[i - 1]`` that is a gap (at least
+    ``GAP_RATIO`` typical steps, the median) or not positive (repeated or out of order)."""
+    if times.size < 3:
+        return []
+    steps = np.diff(times).astype(float)
+    typical = float(np.median(steps))
+    if typical <= 0:
+        return []
+    ratio = steps / typical
+    odd = np.flatnonzero((ratio >= GAP_RATIO) | (steps <= 0))
+    return [(int(i) + 1, round(float(ratio[i]), 2)) for i in odd]
 
 
 def read_csv_columns(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
@@ -114,13 +142,15 @@ def parse_labels(texts: Sequence[str], what: str, first_line: int = 2) -> np.nda
     return numbers == 1.0
 
 
-def labelled_csv_series(path: Path, value: str, label: str, family: str) -> SourceSeries:
+def labelled_csv_series(
+    path: Path, value: str, label: str, family: str, **fields: int
+) -> SourceSeries:
     """One series from a CSV with a header: the numbers of column ``value`` and the 0/1 labels
-    of column ``label`` (runs of 1 become half-open intervals)."""
+    of column ``label`` (runs of 1 become half-open intervals); ``fields`` go to the series."""
     columns = read_csv_columns(path, (value, label))
     values = parse_numbers(columns[value], value)
     mask = parse_labels(columns[label], label)
-    return SourceSeries(values, family, mask_intervals(mask))
+    return SourceSeries(values, family, mask_intervals(mask), **fields)
 
 
 def mask_intervals(mask: np.ndarray) -> list[tuple[int, int]]:

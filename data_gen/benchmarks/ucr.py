@@ -4,7 +4,8 @@
 few files hold them on one line separated by spaces). The name is parsed from the right, so
 ``<name>`` may contain underscores. Loaders disagree on how ``anomStart`` and ``anomEnd``
 count, so :data:`INDEX_CONVENTIONS` names the choices; the default reads them as 0-based and
-half-open, ``[anomStart, anomEnd)``.
+half-open, ``[anomStart, anomEnd)``. ``[0, trainEnd)`` is the anomaly-free train part: only
+the ``train`` split takes windows from it, the other splits start at ``trainEnd``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def parse_name(name: str, convention: str = "0-half-open") -> tuple[int, tuple[i
 
 
 def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
-    _, (start, end) = parse_name(path.name, options.ucr_index)
+    train_end, (start, end) = parse_name(path.name, options.ucr_index)
     tokens = path.read_text(encoding="utf-8").split()
     try:
         values = np.array(tokens, dtype=float)
@@ -63,7 +64,13 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
             f"the anomaly read as [{start}, {end}) ({options.ucr_index}) does not fit the "
             f"{values.size} values; check --ucr-index"
         )
-    return [SourceSeries(values, FAMILY, [(start, end)])]
+    if not 0 < train_end <= start:
+        raise SourceError(
+            f"the train part [0, {train_end}) must end before the anomaly [{start}, {end})"
+        )
+    return [
+        SourceSeries(values, FAMILY, [(start, end)], reference_end=train_end, eval_start=train_end)
+    ]
 
 
 def _is_float(text: str) -> bool:

@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class EvalRequest:
     """One dataset row as a backend sees it (``prompt`` and ``image`` are None for backends
-    that read only the series)."""
+    that read only the series; ``expert_thresholds`` is the row's calibration of the expert
+    baseline when a converter wrote one)."""
 
     id: str
     length: int
     series: Any
     prompt: list[dict] | None = None
     image: Image.Image | None = None
+    expert_thresholds: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

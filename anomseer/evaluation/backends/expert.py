@@ -1,6 +1,7 @@
 """Expert backend: the label-free classical detector ``data_gen.expert.expert_detect`` as a
-baseline. No model and no plot: it reads the series, and its answer is written in the answer
-protocol so the same parser and scores judge it. Deterministic, CPU only."""
+baseline. No model and no plot: it reads the series (and, on converted real data, the row's
+``expert_thresholds``, calibrated on its series by the converter), and its answer is written in
+the answer protocol so the same parser and scores judge it. Deterministic, CPU only."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class ExpertBackend:
 
         expert.warm_up()
         self._detect = expert.expert_detect
+        self._thresholds = expert.Thresholds
 
     @classmethod
     def load(cls, model: str | None = None, **options: Any) -> ExpertBackend:
@@ -51,7 +53,11 @@ class ExpertBackend:
     def _answer(self, request: EvalRequest) -> Generation:
         series = np.asarray(request.series, dtype=float)
         try:
-            answer = self._detect(series)
+            calibrated = request.expert_thresholds
+            if calibrated:
+                answer = self._detect(series, self._thresholds(**calibrated))
+            else:
+                answer = self._detect(series)
         except Exception as error:  # a detector bug on one row must not end the run
             reraise_interrupt(error)  # Ctrl-C inside STUMPY's compiled code
             return Generation(error=f"expert_detect raised {type(error).__name__}: {error}")
