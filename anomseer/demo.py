@@ -166,16 +166,16 @@ def _stage_flags(model: Path, data: Path, output: Path, steps: int) -> list[str]
 
 def _train(stage: str, output: Path, flags: Sequence[str]) -> None:
     """Run a training stage from its demo recipe unless its final model is already saved."""
-    history = output / "log_history.json"
-    if history.is_file() and (output / "config.json").is_file():
+    from anomseer.trainers.run_record import LOG_HISTORY_FILE
+
+    if (output / LOG_HISTORY_FILE).is_file() and (output / "config.json").is_file():
         return
     if stage == "sft":
         from anomseer.trainers.sft import main
     else:
         from anomseer.trainers.timerpo import main
-    resume = ["--resume_from_checkpoint", "last"] if any(output.glob("checkpoint-*")) else []
-    trainer = main(["--config", str(demo_recipe(stage)), *flags, *resume])
-    write_atomic(history, json.dumps(trainer.state.log_history, indent=1))
+    # the trainers resume from the newest checkpoint and write the log history themselves
+    main(["--config", str(demo_recipe(stage)), *flags])
 
 
 def _evaluate(paths: DemoPaths, size: DemoSize) -> list[tuple[str, dict]]:
@@ -204,11 +204,12 @@ def write_demo_report(paths: DemoPaths, runs: list[tuple[str, dict]]) -> dict[st
     """The demo's Markdown report: what was trained, the held-out comparison, what it shows,
     training curves (constant terms named) and each run's figures. Returns the histories."""
     from anomseer.evaluation import compare_runs
+    from anomseer.trainers.run_record import LOG_HISTORY_FILE
 
     figures = paths.out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     histories = {
-        stage: json.loads((folder / "log_history.json").read_text())
+        stage: json.loads((folder / LOG_HISTORY_FILE).read_text())
         for stage, folder in (("sft", paths.sft), ("timerpo", paths.timerpo))
     }
     constant = plot_training_curves(figures / "training_curves.png", histories)
