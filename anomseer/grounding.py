@@ -5,8 +5,9 @@ tokens and of the ExpCoT tokens gives a transport cost W per completion, W -> si
 s = clip(exp(-W / tau), 0, 1) -> grounded advantage A_ts = s - group mean. Everything runs
 on the device holding the states, without gradient: cosine costs from float32 matmuls over
 each completion's valid tokens, then the reference's Sinkhorn recursion in the requested
-dtype, batched over chunks of completions (the whole batch on a GPU; on a CPU chunks small
-enough to stay in cache), in the log domain where the standard one would underflow.
+dtype over chunks of completions (the whole batch on a GPU, as batched matrix products; on a
+CPU chunks small enough to stay in cache, with the rounds as one compiled loop,
+`anomseer.cpu_sinkhorn`), in the log domain where the standard one would underflow.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from anomseer.errors import UserInputError
@@ -28,9 +30,9 @@ SIMILARITIES = ("ot", "cosine")
 
 CPU_CHUNK_PAIRS = 65_536
 """On a CPU, completions are solved together while their padded cost matrices hold at most
-this many token pairs (512 KiB in float64, cache-sized); a larger one is solved alone. Batched
-matrix-vector products over big chunks are memory-bound there, and one chunk per small
-completion would pay Python's overhead per Sinkhorn round. A GPU solves the batch at once."""
+this many token pairs (512 KiB in float64, cache-sized); a larger one is solved alone. Small
+completions then share one matmul and one pass of each elementwise step instead of paying
+torch's dispatch each, and large ones waste no padding. A GPU solves the batch at once."""
 _UNDERFLOW_HEADROOM = 20.0
 """Natural-log margin kept above the dtype's smallest normal number in the standard domain."""
 
@@ -131,37 +133,43 @@ class _ValidTokens:
     def __init__(self, states: torch.Tensor, mask: torch.Tensor) -> None:
         self.states = states
         self.mask = mask.to(device=states.device, dtype=torch.bool)
-        host = mask.detach().to("cpu", torch.bool)
-        lengths = host.sum(dim=1)
-        leading = (host.cumsum(dim=1) == 0).sum(dim=1)
-        trailing = (host.flip(1).cumsum(dim=1) == 0).sum(dim=1)
+        host = mask.detach().to("cpu", torch.bool).numpy()
+        if host.shape[1] == 0:  # no positions at all: one padding column keeps argmax defined
+            host = np.zeros((host.shape[0], 1), dtype=bool)
+        lengths = host.sum(axis=1)
+        first = host.argmax(axis=1)  # 0 for a row without valid tokens
+        last = host.shape[1] - host[:, ::-1].argmax(axis=1)
         self.lengths: list[int] = lengths.tolist()
-        self.first: list[int] = leading.tolist()
-        self.contiguous: list[bool] = (host.shape[1] - leading - trailing == lengths).tolist()
+        self.first: list[int] = first.tolist()
+        self.contiguous: list[bool] = ((last - first == lengths) | (lengths == 0)).tolist()
 
     def packed(self, items: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Float32 states of `items`' valid tokens moved to the front, [c, longest, d], and the
-        mask of those positions. One contiguous completion is a view, not a copy."""
+        mask of those positions. Tokens that already start each row are sliced, not gathered
+        (one completion's: a view)."""
         width = max(self.lengths[i] for i in items)
         device = self.states.device
-        if len(items) == 1 and self.contiguous[items[0]]:
-            (i,) = items
-            states = self.states[i, self.first[i] : self.first[i] + width][None]
-            return states.float(), torch.ones(1, width, dtype=torch.bool, device=device)
-        index = torch.tensor(items, device=device)
-        mask = self.mask[index]
-        # a stable sort of "is padding" lists each row's valid positions first, in order
-        positions = torch.sort(~mask, dim=1, stable=True).indices[:, :width]
-        states = self.states[index[:, None], positions].float()
         lengths = torch.tensor([self.lengths[i] for i in items], device=device)
-        return states, torch.arange(width, device=device) < lengths[:, None]
+        valid = torch.arange(width, device=device) < lengths[:, None]
+        index = torch.tensor(items, device=device)
+        if all(self.contiguous[i] for i in items) and len({self.first[i] for i in items}) == 1:
+            start = self.first[items[0]]
+            if items == list(range(items[0], items[-1] + 1)):  # consecutive rows: a view
+                rows = self.states[items[0] : items[-1] + 1]
+            else:
+                rows = self.states.index_select(0, index)
+            return rows[:, start : start + width].float(), valid
+        # a stable sort of "is padding" lists each row's valid positions first, in order
+        positions = torch.sort(~self.mask[index], dim=1, stable=True).indices[:, :width]
+        return self.states[index[:, None], positions].float(), valid
 
 
 def _chunks(
     items: list[int], resp_lengths: list[int], ref_lengths: list[int], on_cpu: bool
 ) -> Iterator[list[int]]:
-    """Groups of completions solved together: all of them on a GPU; on a CPU, completions of
-    similar size while the group's padded cost matrices hold at most CPU_CHUNK_PAIRS pairs."""
+    """Groups of completions solved together (each in batch order): all of them on a GPU; on
+    a CPU, completions of similar size while the group's padded cost matrices hold at most
+    CPU_CHUNK_PAIRS pairs."""
     if not on_cpu:
         if items:
             yield items
@@ -171,12 +179,12 @@ def _chunks(
     for i in sorted(items, key=lambda i: resp_lengths[i] * ref_lengths[i]):
         grown_rows, grown_cols = max(rows, resp_lengths[i]), max(cols, ref_lengths[i])
         if chunk and (len(chunk) + 1) * grown_rows * grown_cols > CPU_CHUNK_PAIRS:
-            yield chunk
+            yield sorted(chunk)
             chunk, grown_rows, grown_cols = [], resp_lengths[i], ref_lengths[i]
         chunk.append(i)
         rows, cols = grown_rows, grown_cols
     if chunk:
-        yield chunk
+        yield sorted(chunk)
 
 
 @contextmanager
@@ -207,18 +215,19 @@ def _solve(
 ) -> torch.Tensor:
     """W of each completion of one packed chunk ([c, n, d] against [c, m, d]); shape [c]."""
     resp_norm = torch.linalg.vector_norm(resp, dim=-1).to(dtype)
-    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)
+    dots = torch.bmm(resp, ref.mT)
+    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)  # (ref partly still in cache)
     a = _marginal(resp_norm, resp_valid, marginals)
     b = _marginal(ref_norm, ref_valid, marginals)
     # A zero state counts as a zero unit vector: its cosine with anything is 0, its cost 1.
-    cosine = torch.mul(torch.bmm(resp, ref.mT), 1.0 / resp_norm.clamp(min=1e-12)[:, :, None])
+    cosine = dots.to(dtype).mul_(1.0 / resp_norm.clamp(min=1e-12)[:, :, None])
     cosine.mul_(1.0 / ref_norm.clamp(min=1e-12)[:, None, :])
     cost = torch.rsub(cosine.clamp_(max=1.0), 1.0)
     # Pairs with a padded token cost 0, so kernel 1: zero-mass rows and columns then get
     # scaling 0 / (positive) = 0 and add nothing to any valid token's sums.
     if not (resp_valid.all() and ref_valid.all()):
         cost.masked_fill_(~(resp_valid[:, :, None] & ref_valid[:, None, :]), 0.0)
-    problem = _Problem(cost, a, b, ref_valid)
+    problem = _Problem(cost, a, b, resp_valid, ref_valid)
     if _standard_domain_is_safe(cost, epsilon):
         result = _sinkhorn(problem, epsilon, iterations)
         if torch.isfinite(result).all():
@@ -228,11 +237,13 @@ def _solve(
 
 class _Problem(NamedTuple):
     """One chunk's transport problem: costs [c, n, m] (0 on pairs with a padded token),
-    token masses a [c, n] and b [c, m] (0 on padding), and which reference tokens are real."""
+    token masses a [c, n] and b [c, m] (0 on padding), and which tokens are real (each
+    completion's valid tokens first)."""
 
     cost: torch.Tensor
     a: torch.Tensor
     b: torch.Tensor
+    resp_valid: torch.Tensor
     ref_valid: torch.Tensor
 
 
@@ -248,13 +259,30 @@ def _standard_domain_is_safe(cost: torch.Tensor, epsilon: float) -> bool:
     """Whether every kernel value exp(-C / epsilon) stays well above the dtype's smallest
     normal number (then the scalings u, v stay finite too)."""
     floor = math.log(torch.finfo(cost.dtype).tiny) + _UNDERFLOW_HEADROOM
+    if -2.0 / epsilon > floor:  # costs are at most 2 (cosines are at least -1)
+        return True
     return -cost.max().item() / epsilon > floor
 
 
 def _sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
-    """The reference recursion u = a / K v, v = b / K^T u, batched; W = u^T (K * C) v."""
-    cost, a, b, ref_valid = problem
-    kernel = torch.exp(cost / -epsilon)
+    """The reference recursion u = a / K v, v = b / K^T u, batched; W = u^T (K * C) v. On a
+    CPU the rounds run as one compiled loop (`anomseer.cpu_sinkhorn`), elsewhere as `bmm`s."""
+    cost, a, b, resp_valid, ref_valid = problem
+    kernel = torch.mul(cost, -1.0 / epsilon).exp_()
+    if cost.device.type != "cpu":
+        return _batched_rounds(kernel, problem, iterations)
+    from anomseer.cpu_sinkhorn import transport_costs
+
+    rows, cols = resp_valid.sum(dim=1).numpy(), ref_valid.sum(dim=1).numpy()
+    costs = transport_costs(
+        kernel.numpy(), cost.numpy(), a.numpy(), b.numpy(), rows, cols, iterations
+    )
+    return torch.from_numpy(costs)
+
+
+def _batched_rounds(kernel: torch.Tensor, problem: _Problem, iterations: int) -> torch.Tensor:
+    """`_sinkhorn`'s rounds as batched matrix-vector products (`bmm`), on any device."""
+    cost, a, b, _, ref_valid = problem
     a, b = a[:, :, None], b[:, :, None]
     kernel_t = kernel.mT
     v = ref_valid.to(cost.dtype)[:, :, None]
@@ -266,7 +294,7 @@ def _sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tenso
 
 def _log_sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
     """The same recursion on log u and log v, for kernels that underflow in the dtype."""
-    cost, a, b, ref_valid = problem
+    cost, a, b, _, ref_valid = problem
     log_kernel = cost / -epsilon
     log_a, log_b = a.log(), b.log()
     log_v = torch.zeros_like(b).masked_fill_(~ref_valid, -math.inf)

@@ -100,7 +100,8 @@ def test_underflowing_kernel_falls_back_to_the_log_domain():
     assert grounding._standard_domain_is_safe(cost.double(), 0.02)
     with torch.no_grad():
         half = torch.full((1, 2), 0.5)
-        problem = grounding._Problem(cost, half, half, torch.ones(1, 2).bool())
+        valid = torch.ones(1, 2).bool()
+        problem = grounding._Problem(cost, half, half, valid, valid)
         standard = grounding._sinkhorn(
             problem,
             0.02,
@@ -111,6 +112,29 @@ def test_underflowing_kernel_falls_back_to_the_log_domain():
     for i, (n, m) in enumerate([(6, 6), (3, 3)]):
         want = reference_cost(resp[i, :n], ref[i, :m], epsilon=0.02)
         assert abs(got[i].item() - want) < 1e-5, (i, got[i].item(), want)
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_compiled_cpu_rounds_equal_the_batched_rounds_used_on_gpus(dtype, tolerance):
+    from anomseer.cpu_sinkhorn import transport_costs
+
+    generator = torch.Generator().manual_seed(5)
+    rows, cols = torch.tensor([9, 2, 14, 5]), torch.tensor([20, 5, 1, 7])
+    resp_valid = torch.arange(14)[None, :] < rows[:, None]
+    ref_valid = torch.arange(20)[None, :] < cols[:, None]
+    pairs = resp_valid[:, :, None] & ref_valid[:, None, :]
+    cost = (2 * torch.rand(4, 14, 20, generator=generator, dtype=torch.float64)).to(dtype)
+    cost = cost.masked_fill(~pairs, 0.0)
+    logits_a = torch.randn(4, 14, generator=generator).masked_fill(~resp_valid, -math.inf)
+    logits_b = torch.randn(4, 20, generator=generator).masked_fill(~ref_valid, -math.inf)
+    a, b = torch.softmax(logits_a, 1).to(dtype), torch.softmax(logits_b, 1).to(dtype)
+    problem = grounding._Problem(cost, a, b, resp_valid, ref_valid)
+    kernel = torch.exp(cost / -0.08)
+    batched = grounding._batched_rounds(kernel, problem, 50)
+    arrays = (kernel, cost, a, b, rows, cols)
+    compiled = transport_costs(*(array.numpy() for array in arrays), 50)
+    assert compiled.dtype == kernel.numpy().dtype
+    np.testing.assert_allclose(compiled, batched.numpy(), rtol=tolerance, atol=0)
 
 
 @pytest.mark.parametrize("chunk_pairs", [1, 200, 10**9])
@@ -134,8 +158,8 @@ def test_cpu_chunks_group_similar_sizes_under_the_pair_budget(monkeypatch):
     monkeypatch.setattr(grounding, "CPU_CHUNK_PAIRS", 100)
     resp_lengths, ref_lengths = [2, 10, 3, 1, 4], [5, 20, 5, 5, 5]
     chunks = list(grounding._chunks([0, 1, 2, 3, 4], resp_lengths, ref_lengths, on_cpu=True))
-    # sizes 10, 200, 15, 5, 20 pairs: 3, 0, 2, 4 fit in 4 x 4 x 5 = 80; item 1 goes alone
-    assert chunks == [[3, 0, 2, 4], [1]]
+    # sizes 10, 200, 15, 5, 20 pairs: 0, 2, 3, 4 fit in 4 x 4 x 5 = 80; item 1 goes alone
+    assert chunks == [[0, 2, 3, 4], [1]]
     assert list(grounding._chunks([0, 1], resp_lengths, ref_lengths, on_cpu=False)) == [[0, 1]]
     assert list(grounding._chunks([], resp_lengths, ref_lengths, on_cpu=False)) == []
 
