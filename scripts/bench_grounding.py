@@ -7,11 +7,16 @@ runs the same recursion batched in the requested dtype. Both compute W from the 
 states (valid lengths drawn between half and all of the padded width) and must agree.
 
 The second table times the Sinkhorn solve alone on the same padded cost matrices: POT's
-batched solvers (`ot.batch.solve_batch`, standard and log domain) against this project's.
+batched solvers (`ot.batch.solve_batch`, standard and log domain) against this project's
+(standard domain: the compiled loop of `anomseer.cpu_sinkhorn` on a CPU, batched `bmm`
+rounds on CUDA).
 
 Timings: every repeat runs each contender once, in turn, so machine load hits them alike;
-the table gives the medians (and, for the whole solve, the ratio of the fastest runs, which
-a busy machine disturbs least).
+the table gives the medians (and, for the whole solve, the ratio of the fastest runs). On a
+CPU the clock is this process's CPU time (`--clock cpu`, the default there): time spent
+waiting while other processes run is not counted, so a shared machine disturbs the numbers
+far less than it does wall time (caches are still shared). With `--threads` above 1 or on
+CUDA, use `--clock wall`.
 
     .venv/bin/python scripts/bench_grounding.py   # both cases, 1 thread, on CUDA if present
     .venv/bin/python scripts/bench_grounding.py --case 3b --repeats 9 --threads 2
@@ -71,30 +76,35 @@ def random_batch(batch, width, hidden, generator, device, dtype):
     return states, mask
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
 def timings(
-    runs: dict[str, Callable[[], object]], repeats: int, device: torch.device
+    runs: dict[str, Callable[[], object]], repeats: int, device: torch.device, clock: str
 ) -> dict[str, list[float]]:
-    """Seconds of each run over `repeats` rounds (each round runs all, in turn), after one
-    warm-up round."""
+    """Seconds of each run by `clock` over `repeats` rounds (each round runs all, in turn),
+    after one warm-up round."""
+    now = CLOCKS[clock]
     times: dict[str, list[float]] = {name: [] for name in runs}
     for round_ in range(repeats + 1):
         for name, run in runs.items():
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            start = time.perf_counter()
+            start = now()
             run()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if round_:
-                times[name].append(time.perf_counter() - start)
+                times[name].append(now() - start)
     return times
 
 
 def median_times(
-    runs: dict[str, Callable[[], object]], repeats: int, device: torch.device
+    runs: dict[str, Callable[[], object]], repeats: int, device: torch.device, clock: str
 ) -> dict[str, float]:
     """Median seconds of each run (see `timings`)."""
-    return {name: statistics.median(t) for name, t in timings(runs, repeats, device).items()}
+    measured = timings(runs, repeats, device, clock)
+    return {name: statistics.median(t) for name, t in measured.items()}
 
 
 def padded_problem(resp, resp_mask, ref, ref_mask, dtype):
@@ -109,10 +119,10 @@ def padded_problem(resp, resp_mask, ref, ref_mask, dtype):
     return cost, a, b
 
 
-def solver_row(inputs, dtype: torch.dtype, device: torch.device, repeats: int) -> str:
+def solver_row(inputs, dtype: torch.dtype, device: torch.device, repeats: int, clock: str) -> str:
     """Sinkhorn alone on the same padded costs in `dtype`: POT's batched solvers and ours."""
     cost, a, b = padded_problem(*inputs, dtype)
-    problem = grounding._Problem(cost, a, b, inputs[3])
+    problem = grounding._Problem(cost, a, b, inputs[1], inputs[3])
     # POT needs a positive kernel everywhere: padded pairs cost 2 + 40 epsilon instead of 0
     pot_cost = cost.masked_fill(cost == 0.0, 2.0 + 40.0 * EPSILON)
 
@@ -130,7 +140,7 @@ def solver_row(inputs, dtype: torch.dtype, device: torch.device, repeats: int) -
     }
     if device.type != "cpu":  # POT 0.9.7's standard batch solver starts from CPU tensors
         del runs["POT standard"]
-    seconds = median_times(runs, repeats, device)
+    seconds = median_times(runs, repeats, device, clock)
     times = " | ".join(
         f"{seconds[name]:.4f}" if name in seconds else "-"
         for name in ("POT standard", "ours standard", "POT log", "ours log")
@@ -165,6 +175,7 @@ def case_rows(name: str, args: argparse.Namespace) -> tuple[str, list[str]]:
         },
         args.repeats,
         device,
+        args.clock,
     )
     seconds = {key: statistics.median(values) for key, values in times.items()}
     fastest = {key: min(values) for key, values in times.items()}
@@ -178,7 +189,7 @@ def case_rows(name: str, args: argparse.Namespace) -> tuple[str, list[str]]:
         f"| {differences[0]:.1e} / {differences[1]:.1e} |"
     )
     solver = [
-        f"| {name} | " + solver_row(inputs, dtype, device, args.solver_repeats)
+        f"| {name} | " + solver_row(inputs, dtype, device, args.solver_repeats, args.clock)
         for dtype in (torch.float64, torch.float32)
     ]
     return row, solver
@@ -198,12 +209,21 @@ def main() -> None:
     parser.add_argument(
         "--states-dtype", default="float32", choices=["float32", "bfloat16"], help="policy dtype"
     )
+    parser.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        help="cpu: this process's CPU time (default on a CPU); wall: elapsed (default on CUDA)",
+    )
     args = parser.parse_args()
+    args.clock = args.clock or ("cpu" if args.device == "cpu" else "wall")
     torch.set_num_threads(args.threads)
     names = list(CASES) if args.case == "all" else [args.case]
-    print(f"device {args.device}, {args.threads} CPU thread(s), states {args.states_dtype}")
     print(
-        "| case (B x n vs m, hidden) | loop float64 CPU s | ours float64 s | speed-up "
+        f"device {args.device}, {args.threads} CPU thread(s), states {args.states_dtype}, "
+        f"{args.clock} clock"
+    )
+    print(
+        "| case (B x n vs m, hidden) | loop float64 s | ours float64 s | speed-up "
         "| ours float32 s | speed-up | speed-up of the fastest runs float64 / float32 "
         "| max abs diff W float64 / float32 |"
     )
