@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from anomseer.intervals import merge_intervals
+
 ANOMALY_LABELS: tuple[str, ...] = (
     "global point",
     "contextual point",
@@ -271,24 +273,3 @@ def _as_span(item: object) -> tuple[int, int] | None:
     if _is_int(start) and _is_int(end):
         return start, end
     return None
-
-
-def merge_intervals(spans: Iterable[Sequence[int]]) -> list[tuple[int, int]]:
-    """Sort half-open intervals and merge the ones that overlap or touch."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted((int(s), int(e)) for s, e in spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def describe_answer(answer: Answer) -> str:
-    """One human-readable line for an answer (used by the CLI and reports)."""
-    where = answer.variates if answer.variates else answer.intervals
-    label = answer.label or "?"
-    state = (
-        "valid" if answer.format_valid else ("answer only" if answer.answer_valid else "invalid")
-    )
-    return f"{label} at {where} ({state})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anomseer.protocol import merge_intervals
+from anomseer.intervals import merge_intervals
 
 
 def exponential_intervals(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anomseer.protocol import merge_intervals
+from anomseer.intervals import points_to_intervals
 from data_gen.placement import random_points, random_windows
 from data_gen.sample import Sample
 
@@ -89,7 +89,7 @@ def _point_outliers(
         else:
             value = min(max(value, low), high)
         series[p] = value
-    return Sample(series, merge_intervals((int(p), int(p) + 1) for p in points))
+    return Sample(series, points_to_intervals(points))
 
 
 def _windows(rng: np.random.Generator, length: int, ratio: float, radius: int):

@@ -65,7 +65,8 @@ def placement(inventory, windows) -> dict[str, int]:
     """The window counts of part 1."""
     import numpy as np
 
-    from data_gen.benchmarks.windows import clip_intervals, context_points, cuts_an_anomaly
+    from anomseer.intervals import clip_intervals, cuts_an_anomaly
+    from data_gen.benchmarks.windows import context_points
 
     room = WINDOW - 2 * context_points(WINDOW)
     counts = dict.fromkeys(("windows", "anomalous", "cut", "overlaps", "twice", "split"), 0)
@@ -92,10 +93,11 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
     """(share of anomaly-free windows called normal, mean Aff-F1, mean Aff-F1 on anomalous)."""
     import numpy as np
 
+    from anomseer.intervals import clip_intervals
     from anomseer.metrics import score_completion
     from anomseer.protocol import NORMAL_LABEL, format_answer
     from data_gen.benchmarks.convert import WindowRef, window_thresholds
-    from data_gen.benchmarks.windows import clip_intervals, scale_window
+    from data_gen.benchmarks.windows import scale_window
     from data_gen.expert import DEFAULT_THRESHOLDS, expert_detect
 
     options = inventory.options

@@ -11,6 +11,7 @@ import pytest
 
 from anomseer.cli import build_parser, main
 from anomseer.errors import UserInputError
+from anomseer.intervals import cuts_an_anomaly
 from anomseer.protocol import parse_answer
 from data_gen.benchmarks import FORMATS, reader
 from data_gen.benchmarks.convert import (
@@ -27,15 +28,12 @@ from data_gen.benchmarks.pickled import load_data_pkl
 from data_gen.benchmarks.source import (
     SourceError,
     irregular_steps,
-    mask_intervals,
     truth_intervals,
 )
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS, parse_name
 from data_gen.benchmarks.windows import (
     anomaly_aware_windows,
-    clip_intervals,
     context_points,
-    cuts_an_anomaly,
     keep_normal,
     scale_window,
     window_offsets,
@@ -121,23 +119,10 @@ def test_anomaly_aware_windows_hold_each_anomaly_with_context_and_never_overlap(
     assert anomaly_aware_windows(0, 2050, 1000, [(2020, 2050)], rng, 40)[-1] == (1050, 1000)
 
 
-def test_cuts_an_anomaly_only_when_it_crosses_an_edge():
-    truth = [(90, 110), (300, 310)]
-    assert cuts_an_anomaly(truth, 100, 100) and cuts_an_anomaly(truth, 0, 100)
-    assert not cuts_an_anomaly(truth, 110, 190) and not cuts_an_anomaly(truth, 80, 40)
-
-
 def test_irregular_steps_name_gaps_and_repeats_in_typical_steps():
     times = np.array([0, 5, 10, 15, 45, 50, 50, 55])
     assert irregular_steps(times) == [(4, 6.0), (6, 0.0)]
     assert irregular_steps(np.arange(0, 50, 5)) == []
-
-
-def test_clip_intervals_shifts_to_window_coordinates():
-    truth = [(5, 15), (95, 105), (120, 121), (199, 260)]
-    assert clip_intervals(truth, 0, 100) == [(5, 15), (95, 100)]
-    assert clip_intervals(truth, 100, 100) == [(0, 5), (20, 21), (99, 100)]
-    assert clip_intervals(truth, 300, 100) == []
 
 
 def test_keep_normal_hits_the_ratio_and_is_seeded():
@@ -160,9 +145,7 @@ def test_scale_window_maps_finite_values_to_minus_one_one():
     np.testing.assert_array_equal(grid, [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 
 
-def test_mask_and_pickled_truth_become_half_open_intervals():
-    mask = np.array([0, 1, 1, 0, 0, 1, 0, 1], dtype=bool)
-    assert mask_intervals(mask) == [(1, 3), (5, 6), (7, 8)]
+def test_pickled_truth_becomes_half_open_intervals():
     assert truth_intervals([7, 3, 4], 10) == [(3, 5), (7, 8)]  # point p is [p, p+1)
     assert truth_intervals([(2, 6), [8, 10]], 10) == [(2, 6), (8, 10)]
     with pytest.raises(SourceError, match="does not fit"):

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.errors import UserInputError
+from anomseer.intervals import clip_intervals
 from anomseer.protocol import NORMAL_LABEL
 from data_gen.benchmarks import FORMATS, PICKLED_FORMATS, UNTYPED_FORMATS, reader
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, read_csv_columns
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS
 from data_gen.benchmarks.windows import (
     anomaly_aware_windows,
-    clip_intervals,
     context_points,
     keep_normal,
     scale_window,
