@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anomseer.atomic_files import atomic_open
+from anomseer.columns import COLUMNS
 from anomseer.errors import UserInputError, first_line
 
 MANIFEST = "anomseer-dataset.json"
@@ -314,12 +315,12 @@ def _card(title: str, description: str, manifest: dict, cache_key: str) -> str:
         lines += _count_table("family", entry.get("families", {}))
         lines += _count_table("anomaly type", entry.get("anomaly_types", {}))
     lines += [
-        'Load with `datasets.load_dataset("<this folder>", split="<split>")`. Columns: id, '
-        "family, anomaly_type, length, series, intervals, variates, image, prompt, completion, "
-        "expcot. Images are label-free plots; `completion` holds the expert chain of thought "
-        "and the truth. The YAML `description` is a digest of the shards: it keys `datasets`' "
-        "cache to them, so a rebuilt folder, or another folder of the same name, never loads "
-        "stale rows (anomseer's own loader keys the cache to the files themselves).",
+        'Load with `datasets.load_dataset("<this folder>", split="<split>")`. Columns: '
+        f"{', '.join(COLUMNS)}. Images are label-free plots; `completion` holds the expert "
+        "chain of thought and the truth. The YAML `description` is a digest of the shards: it "
+        "keys `datasets`' cache to them, so a rebuilt folder, or another folder of the same "
+        "name, never loads stale rows (anomseer's own loader keys the cache to the files "
+        "themselves).",
         "",
     ]
     return "\n".join(lines)

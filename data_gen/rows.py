@@ -22,19 +22,6 @@ from data_gen.expcot import EXPCOT_STYLES, write_brief_expcot, write_expcot, wri
 from data_gen.expert import DEFAULT_THRESHOLDS, Thresholds, analyze, analyze_variates
 from data_gen.render import PlotRenderer, png_bytes
 
-COLUMNS = (
-    "id",
-    "family",
-    "anomaly_type",
-    "length",
-    "series",
-    "intervals",
-    "variates",
-    "image",
-    "prompt",
-    "completion",
-    "expcot",
-)
 PNG_COMPRESS_LEVEL = 1
 """zlib level of the stored PNGs: level 1 is about twice as fast as 6 and about 1 % larger."""
 
@@ -115,31 +102,3 @@ def build_row(
         "expcot": expcot,
     }
 
-
-def row_features(multivariate: bool = False):
-    """The ``datasets.Features`` of rows from :func:`build_row` (``multivariate`` selects the
-    ``series`` type: one dataset holds one kind)."""
-    from datasets import Features, Image, List, Value
-
-    message = List(
-        {
-            "role": Value("string"),
-            "content": List({"type": Value("string"), "text": Value("string")}),
-        }
-    )
-    series = List(List(Value("float64"))) if multivariate else List(Value("float64"))
-    return Features(
-        {
-            "id": Value("string"),
-            "family": Value("string"),
-            "anomaly_type": Value("string"),
-            "length": Value("int32"),
-            "series": series,
-            "intervals": List(List(Value("int32"))),
-            "variates": List(Value("int32")),
-            "image": Image(),
-            "prompt": message,
-            "completion": message,
-            "expcot": Value("string"),
-        }
-    )

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from anomseer.cli import build_parser, main
+from anomseer.columns import COLUMNS, SOURCE_COLUMNS
 from anomseer.errors import UserInputError
 from anomseer.intervals import cuts_an_anomaly
 from anomseer.protocol import parse_answer
 from data_gen.benchmarks import FORMATS, reader
 from data_gen.benchmarks.convert import (
-    EXTRA_COLUMNS,
     SCALES,
     STYLES,
     WINDOWINGS,
@@ -38,7 +38,6 @@ from data_gen.benchmarks.windows import (
     scale_window,
     window_offsets,
 )
-from data_gen.rows import COLUMNS
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 
@@ -540,7 +539,7 @@ def test_cli_converts_the_rest_lists_bad_files_and_records_the_card(tmp_path, ca
     assert main(arguments) == 0
     assert "1 of 3 files could not be read" in capsys.readouterr().err
     dataset = datasets.load_dataset(str(out), split="eval")
-    assert dataset.column_names == [*COLUMNS, *EXTRA_COLUMNS]
+    assert dataset.column_names == [*COLUMNS, *SOURCE_COLUMNS]
     assert dataset.features["offset"].dtype == "int64"
     anomalous = [r for r in dataset if r["intervals"]]
     assert len(anomalous) == 2 and len(dataset) == 4  # half the rows anomaly-free

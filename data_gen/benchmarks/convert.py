@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anomseer.columns import converted_features
 from anomseer.errors import UserInputError
 from anomseer.intervals import clip_intervals
 from anomseer.protocol import NORMAL_LABEL
@@ -52,17 +53,6 @@ WINDOWINGS = ("anomaly-aware", "grid")
 THRESHOLD_NAMES = tuple(field.name for field in dataclasses.fields(Thresholds))
 TRAIN_SPLIT = "train"
 """The split that takes a source's published train part; every other split starts after it."""
-EXTRA_COLUMNS = (
-    "source_file",
-    "source_index",
-    "offset",
-    "type_source",
-    "expert_thresholds",
-    "time_gaps",
-)
-"""Columns after ``data_gen.rows.COLUMNS`` that map a row back to its source."""
-
-
 @dataclass(frozen=True)
 class ConvertOptions:
     """What a conversion does. ``windowing`` None is anomaly-aware unless a ``stride`` asks for
@@ -372,7 +362,7 @@ def write_dataset(
         Path(out_dir),
         plan,
         inventory_rows(inventory),
-        features(inventory.multivariate),
+        converted_features(inventory.multivariate, THRESHOLD_NAMES),
         recipe(inventory),
         title=f"AnomSeer dataset converted from {FORMATS[options.format]}",
         description=card_description(options),
@@ -389,22 +379,6 @@ def _no_rows(inventory: Inventory) -> str:
         f"no window to write: {inventory.normal_windows} anomaly-free windows and no anomalous "
         "one; leave out --normal-ratio to keep the anomaly-free windows"
     )
-
-
-def features(multivariate: bool):
-    """The row features of ``data_gen.rows.row_features`` plus :data:`EXTRA_COLUMNS`."""
-    from datasets import List, Value
-
-    from data_gen.rows import row_features
-
-    result = row_features(multivariate)
-    result["source_file"] = Value("string")
-    result["source_index"] = Value("int32")
-    result["offset"] = Value("int64")
-    result["type_source"] = Value("string")
-    result["expert_thresholds"] = {name: Value("float64") for name in THRESHOLD_NAMES}
-    result["time_gaps"] = List({"index": Value("int32"), "steps": Value("float64")})
-    return result
 
 
 def recipe(inventory: Inventory) -> dict:
