@@ -14,7 +14,7 @@ from pathlib import Path
 
 from anomseer.columns import row_features
 from data_gen.dataset_writer import ShardPlan, SplitSummary, write_split
-from data_gen.expert import warm_up
+from data_gen.expert.panel import warm_up
 from data_gen.families import generate_sample, sample_rng
 from data_gen.presets import Preset
 from data_gen.render import PlotRenderer, PlotStyle

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from anomseer.protocol import NORMAL_LABEL, normalize_label
-from data_gen.expert import (
+from data_gen.expert.panel import (
     GRADIENT_ORDER,
     GRADIENT_WINDOW,
     LOCAL_WINDOW,

@@ -69,7 +69,7 @@ def long_series(length: int, seed: int):
 def throughput(length: int, seed: int) -> tuple[int, float]:
     """(rows, seconds) to scan and build every window of one UCR-layout file."""
     from data_gen.benchmarks.convert import ConvertOptions, inventory_rows, scan
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     warm_up()
     values, start = long_series(length, seed)

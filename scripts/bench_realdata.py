@@ -98,7 +98,7 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
     from anomseer.protocol import NORMAL_LABEL, format_answer
     from data_gen.benchmarks.convert import WindowRef, window_thresholds
     from data_gen.benchmarks.windows import scale_window
-    from data_gen.expert import DEFAULT_THRESHOLDS, expert_detect
+    from data_gen.expert.panel import DEFAULT_THRESHOLDS, expert_detect
 
     options = inventory.options
     source = (options.format, inventory.root, inventory.files, options.read_options)
@@ -130,7 +130,7 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
 
 def main() -> None:
     from data_gen.benchmarks.convert import ConvertOptions, scan
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"

@@ -14,7 +14,7 @@ from data_gen.expcot import (
     write_expcot,
     write_variate_expcot,
 )
-from data_gen.expert import analyze, analyze_variates, matrix_profile
+from data_gen.expert.panel import analyze, analyze_variates, matrix_profile
 from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
 
 pytestmark = pytest.mark.usefixtures("expert_ready")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anomseer.protocol import NORMAL_LABEL
-from data_gen.expert import (
+from data_gen.expert.panel import (
     analyze,
     analyze_variates,
     departure_spans,

@@ -36,7 +36,7 @@ from data_gen.benchmarks.windows import (
     window_offsets,
 )
 from data_gen.dataset_writer import ShardPlan, SplitSummary, write_split
-from data_gen.expert import MIN_DISCORD_WINDOW, Thresholds
+from data_gen.expert.panel import MIN_DISCORD_WINDOW, Thresholds
 from data_gen.render import PAPER_STYLE, REAL_DATA_STYLE, VISUALTIMEANOMALY_STYLE
 
 MIN_WINDOW = 4 * MIN_DISCORD_WINDOW
@@ -352,7 +352,7 @@ def write_dataset(
 ) -> SplitSummary:
     """Write the rows of ``inventory`` as split ``options.split`` of the dataset at
     ``out_dir`` (resumable; see ``data_gen.dataset_writer``)."""
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     options = inventory.options
     if not inventory.windows:
@@ -590,7 +590,7 @@ def window_thresholds(
     the rest of the series (``data_gen.expert.Reference.thresholds`` leaves out the reference
     windows overlapping ``ref``). Pickled layouts (synthetic series) and multivariate series
     keep the defaults."""
-    from data_gen.expert import DEFAULT_THRESHOLDS
+    from data_gen.expert.panel import DEFAULT_THRESHOLDS
 
     if source[0] in PICKLED_FORMATS:
         return DEFAULT_THRESHOLDS
@@ -604,7 +604,7 @@ def series_reference(
     source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, window: int
 ):
     """``data_gen.expert.reference_peaks`` of one series (cached: rows of a series share it)."""
-    from data_gen.expert import reference_peaks
+    from data_gen.expert.panel import reference_peaks
 
     format_name, root, files, read_options = source
     series = read_file(format_name, root, files[file], read_options)[index]

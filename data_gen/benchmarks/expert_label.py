@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from anomseer.protocol import NORMAL_LABEL
-from data_gen.expert import (
+from data_gen.expert.panel import (
     GLOBAL_Z_THRESHOLD,
     VISIBLE_FRACTION,
     Evidence,

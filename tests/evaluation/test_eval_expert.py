@@ -7,8 +7,8 @@ from eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 from anomseer.evaluation import evaluate
 from anomseer.metrics import score_completion
 from anomseer.protocol import format_answer
-from data_gen import expert
 from data_gen.build import build_split
+from data_gen.expert import panel as expert
 from data_gen.presets import load_preset
 
 pytestmark = pytest.mark.usefixtures("expert_ready")

@@ -28,7 +28,7 @@ class ExpertBackend:
     n = 1
 
     def __init__(self) -> None:
-        from data_gen import expert
+        from data_gen.expert import panel as expert
 
         expert.warm_up()
         self._detect = expert.expert_detect
