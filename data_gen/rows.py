@@ -19,7 +19,8 @@ from anomseer.protocol import (
     normalize_label,
 )
 from data_gen.expcot import EXPCOT_STYLES, write_brief_expcot, write_expcot, write_variate_expcot
-from data_gen.expert.panel import DEFAULT_THRESHOLDS, Thresholds, analyze, analyze_variates
+from data_gen.expert.panel import DEFAULT_THRESHOLDS, Thresholds, analyze
+from data_gen.expert.variates import analyze_variates
 from data_gen.render import PlotRenderer, png_bytes
 
 PNG_COMPRESS_LEVEL = 1

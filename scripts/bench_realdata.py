@@ -9,7 +9,8 @@ For each benchmark in ``shared/realdata`` (NAB, UCR, TSB-AD-U, TSB-UAD samples):
    overlapping pairs, labelled points scored twice, anomalies that fit a window with context
    but lie whole in none.
 2. Expert baseline. Every window (min-max scaled as the rows are) is answered by
-   ``data_gen.expert.expert_detect`` and scored by ``anomseer.metrics.score_completion`` as the
+   ``data_gen.expert.detector.expert_detect`` and scored by
+   ``anomseer.metrics.score_completion`` as the
    evaluator does: *before* with the default thresholds on the old windows, then the default
    thresholds on the new windows, then (*after*) the thresholds calibrated on the rest of the
    series (``data_gen.benchmarks.convert.window_thresholds``). Reported: the share of anomaly-free
@@ -98,7 +99,8 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
     from anomseer.protocol import NORMAL_LABEL, format_answer
     from data_gen.benchmarks.convert import WindowRef, window_thresholds
     from data_gen.benchmarks.windows import scale_window
-    from data_gen.expert.panel import DEFAULT_THRESHOLDS, expert_detect
+    from data_gen.expert.detector import expert_detect
+    from data_gen.expert.panel import DEFAULT_THRESHOLDS
 
     options = inventory.options
     source = (options.format, inventory.root, inventory.files, options.read_options)

@@ -14,7 +14,8 @@ from data_gen.expcot import (
     write_expcot,
     write_variate_expcot,
 )
-from data_gen.expert.panel import analyze, analyze_variates, matrix_profile
+from data_gen.expert.panel import analyze, matrix_profile
+from data_gen.expert.variates import analyze_variates
 from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
 
 pytestmark = pytest.mark.usefixtures("expert_ready")

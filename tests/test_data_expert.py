@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 
 from anomseer.protocol import NORMAL_LABEL
+from data_gen.expert.detector import expert_detect
 from data_gen.expert.panel import (
     analyze,
-    analyze_variates,
     departure_spans,
     dominant_period,
-    expert_detect,
     fill_missing,
     noise_level,
     robust_scale,
 )
+from data_gen.expert.variates import analyze_variates
 from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
 
 pytestmark = pytest.mark.usefixtures("expert_ready")

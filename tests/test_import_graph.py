@@ -96,16 +96,7 @@ def test_finds_a_cycle_hidden_by_a_lazy_import(tmp_path):
     assert "anomseer.protocol.Answer" in imported_names(source, "anomseer.mod")
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        "anomseer",
-        pytest.param(
-            "data_gen",
-            marks=pytest.mark.xfail(strict=True, reason="expert <-> expcot (issue 17)"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("package", ["anomseer", "data_gen"])
 def test_no_import_cycles(package):
     found = [c for c in cycles(import_graph()) if any(m.startswith(package) for m in c)]
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)

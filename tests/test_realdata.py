@@ -25,7 +25,8 @@ from data_gen.benchmarks.windows import (
     context_points,
     scale_window,
 )
-from data_gen.expert.panel import DEFAULT_THRESHOLDS, expert_detect
+from data_gen.expert.detector import expert_detect
+from data_gen.expert.panel import DEFAULT_THRESHOLDS
 from data_gen.render import PAPER_STYLE, REAL_DATA_STYLE, PlotRenderer
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"

@@ -444,8 +444,9 @@ def card_description(options: ConvertOptions) -> str:
         "the converted folder), `source_index` (the series within that file), `offset` (where "
         "the window starts in that series: an interval [s, e) of the row is [offset + s, "
         "offset + e) there), `type_source`, `expert_thresholds` (the expert baseline's "
-        "thresholds, calibrated on that series: data_gen.expert.calibrate) and `time_gaps` "
-        "(irregular timestamps inside the window; empty for sources without timestamps)."
+        "thresholds, calibrated on that series: data_gen.expert.calibration.calibrate) and "
+        "`time_gaps` (irregular timestamps inside the window; empty for sources without "
+        "timestamps)."
     )
     text += "\n\n" + _placement_text(options) + " " + _split_text(options)
     if options.format == "nab":
@@ -587,9 +588,9 @@ def window_thresholds(
 ) -> Thresholds:
     """The expert's thresholds for window ``ref`` of series ``index`` of file ``file``:
     calibrated on the series' published train part when that holds a whole window, else on
-    the rest of the series (``data_gen.expert.Reference.thresholds`` leaves out the reference
-    windows overlapping ``ref``). Pickled layouts (synthetic series) and multivariate series
-    keep the defaults."""
+    the rest of the series (``data_gen.expert.calibration.Reference.thresholds`` leaves out
+    the reference windows overlapping ``ref``). Pickled layouts (synthetic series) and
+    multivariate series keep the defaults."""
     from data_gen.expert.panel import DEFAULT_THRESHOLDS
 
     if source[0] in PICKLED_FORMATS:
@@ -603,8 +604,9 @@ def window_thresholds(
 def series_reference(
     source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, window: int
 ):
-    """``data_gen.expert.reference_peaks`` of one series (cached: rows of a series share it)."""
-    from data_gen.expert.panel import reference_peaks
+    """``data_gen.expert.calibration.reference_peaks`` of one series (cached: rows of a series
+    share it)."""
+    from data_gen.expert.calibration import reference_peaks
 
     format_name, root, files, read_options = source
     series = read_file(format_name, root, files[file], read_options)[index]

@@ -4,7 +4,7 @@ Yahoo), and the anomalous variates of a multivariate source that labels only tim
 Real benchmarks mark where anomalies are, not what kind they are, but every row needs one of
 the protocol's labels, and its ExpCoT ties the evidence inside the truth to that label. The
 label is the expert panel's reading of the truth: the label-free detector's rule
-(``data_gen.expert.classify``) applied to the labelled points and to the panel's departures
+(``data_gen.expert.detector.classify``) applied to the labelled points and to the panel's departures
 that overlap them, in the detector's order: labelled points largely outside the range of the
 other points -> global point; a new period -> seasonal; a slope change -> trend; a local
 departure -> contextual point. When nothing departs inside the truth, the anomaly is a change
@@ -22,13 +22,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from anomseer.protocol import NORMAL_LABEL
+from data_gen.expert.detector import classify
 from data_gen.expert.panel import (
     GLOBAL_Z_THRESHOLD,
     VISIBLE_FRACTION,
     Evidence,
     Span,
     analyze,
-    classify,
     fill_missing,
     robust_scale,
 )
