@@ -32,7 +32,12 @@ def agreement(per_family: int, seed: int) -> list[tuple[str, str, int, Counter]]
     from anomseer.protocol import label_for_family
     from data_gen.benchmarks.expert_label import expert_label
     from data_gen.benchmarks.windows import scale_window
-    from data_gen.families import FAMILIES, generate_sample, resolve_parameters, sample_rng
+    from data_gen.synthetic.families import (
+        FAMILIES,
+        generate_sample,
+        resolve_parameters,
+        sample_rng,
+    )
 
     results = []
     for name, family in FAMILIES.items():

@@ -16,7 +16,7 @@ from data_gen.expcot import (
 )
 from data_gen.expert.panel import analyze, matrix_profile
 from data_gen.expert.variates import analyze_variates
-from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
+from data_gen.synthetic.families import family_of, generate_sample, resolve_parameters, sample_rng
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 

@@ -14,7 +14,7 @@ from data_gen.expert.panel import (
     robust_scale,
 )
 from data_gen.expert.variates import analyze_variates
-from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
+from data_gen.synthetic.families import family_of, generate_sample, resolve_parameters, sample_rng
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 

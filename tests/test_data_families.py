@@ -5,8 +5,9 @@ import pytest
 
 from anomseer.errors import UserInputError
 from anomseer.protocol import FAMILY_LABELS, label_for_family
-from data_gen import anomllm, visualtimeanomaly
-from data_gen.families import (
+from data_gen.rows import anomaly_type_for
+from data_gen.synthetic import anomllm, visualtimeanomaly
+from data_gen.synthetic.families import (
     FAMILIES,
     family_of,
     generate_sample,
@@ -14,8 +15,7 @@ from data_gen.families import (
     sample_rng,
     tunable_parameters,
 )
-from data_gen.placement import exponential_intervals
-from data_gen.rows import anomaly_type_for
+from data_gen.synthetic.placement import exponential_intervals
 
 UNIVARIATE = [name for name, family in FAMILIES.items() if not family.multivariate]
 MULTIVARIATE = [name for name, family in FAMILIES.items() if family.multivariate]

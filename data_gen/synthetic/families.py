@@ -12,8 +12,8 @@ import numpy as np
 
 from anomseer.errors import UserInputError
 from anomseer.protocol import IRREGULAR_PREFIX
-from data_gen import anomllm, visualtimeanomaly
-from data_gen.sample import Sample
+from data_gen.synthetic import anomllm, visualtimeanomaly
+from data_gen.synthetic.sample import Sample
 
 MIN_LENGTH = 64
 """Shortest series a family generates (the expert analyses need a few periods)."""

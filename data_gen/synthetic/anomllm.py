@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_gen.placement import exponential_intervals
-from data_gen.sample import Sample
+from data_gen.synthetic.placement import exponential_intervals
+from data_gen.synthetic.sample import Sample
 
 
 def range_series(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from anomseer.intervals import points_to_intervals
-from data_gen.placement import random_points, random_windows
-from data_gen.sample import Sample
+from data_gen.synthetic.placement import random_points, random_windows
+from data_gen.synthetic.sample import Sample
 
 SQUARE_HARMONICS = 20
 
