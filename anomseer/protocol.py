@@ -30,31 +30,6 @@ _LABEL_ALIASES = {
     "contextual point anomaly": "contextual point",
 }
 
-FAMILY_LABELS: dict[str, str] = {
-    # AnomLLM-style families (SPEC 2.1). The noisy and flat variants map to their base
-    # family's label: the reference code left them unmapped (SPEC section 9).
-    "range": "global point",
-    "point": "contextual point",
-    "freq": "seasonal",
-    "trend": "trend",
-    "flat-trend": "trend",
-    "noisy-point": "contextual point",
-    "noisy-freq": "seasonal",
-    "noisy-trend": "trend",
-    # VisualTimeAnomaly-style univariate types (SPEC 2.2).
-    "vta-global": "global point",
-    "vta-contextual": "contextual point",
-    "vta-seasonal": "seasonal",
-    "vta-trend": "trend",
-    "vta-shapelet": "shapelet",
-    # VisualTimeAnomaly-style multivariate types: whole variates replaced by another shape.
-    "vta-triangle": "shapelet",
-    "vta-square": "shapelet",
-    "vta-sawtooth": "shapelet",
-    "vta-random-walk": "shapelet",
-}
-IRREGULAR_PREFIX = "irregular-"
-
 MAX_ANSWER_CHARS = 100_000
 """Longest ``<answer>`` body that is parsed; a longer body is clipped to this many characters."""
 MAX_ITEMS = 4_096
@@ -69,15 +44,6 @@ def normalize_label(text: str | None) -> str | None:
     key = " ".join(text[:MAX_CLASS_CHARS].lower().replace("_", " ").replace("-", " ").split())
     key = _LABEL_ALIASES.get(key, key)
     return key if key in LABELS else None
-
-
-def label_for_family(family: str) -> str:
-    """The anomaly label of a generator family (``irregular-`` variants share their base's)."""
-    base = family.removeprefix(IRREGULAR_PREFIX)
-    if base not in FAMILY_LABELS:
-        known = ", ".join(sorted(FAMILY_LABELS))
-        raise KeyError(f"unknown family {family!r}; known families: {known}")
-    return FAMILY_LABELS[base]
 
 
 # ----------------------------------------------------------------------------- prompts

@@ -15,7 +15,6 @@ from anomseer.protocol import (
     NORMAL_LABEL,
     build_messages,
     format_answer,
-    label_for_family,
     normalize_label,
 )
 from data_gen.expcot import EXPCOT_STYLES, write_brief_expcot, write_expcot, write_variate_expcot
@@ -25,13 +24,6 @@ from data_gen.render import PlotRenderer, png_bytes
 
 PNG_COMPRESS_LEVEL = 1
 """zlib level of the stored PNGs: level 1 is about twice as fast as 6 and about 1 % larger."""
-
-
-def anomaly_type_for(
-    family: str, intervals: Sequence[Sequence[int]], variates: Sequence[int] = ()
-) -> str:
-    """The label of a generated sample: the family's label, or ``normal`` without truth."""
-    return label_for_family(family) if (len(intervals) or len(variates)) else NORMAL_LABEL
 
 
 def build_row(

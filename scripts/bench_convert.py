@@ -29,12 +29,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def agreement(per_family: int, seed: int) -> list[tuple[str, str, int, Counter]]:
     """(family, true label, anomalous series, expert labels) per univariate family."""
-    from anomseer.protocol import label_for_family
     from data_gen.benchmarks.expert_label import expert_label
     from data_gen.benchmarks.windows import scale_window
     from data_gen.synthetic.families import (
         FAMILIES,
         generate_sample,
+        label_for_family,
         resolve_parameters,
         sample_rng,
     )

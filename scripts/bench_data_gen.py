@@ -95,7 +95,7 @@ def stage_breakdown_ms(job: tuple, rows: int) -> dict[str, float]:
     from data_gen.expcot import write_expcot
     from data_gen.expert.panel import analyze
     from data_gen.render import png_bytes
-    from data_gen.rows import anomaly_type_for
+    from data_gen.synthetic.families import anomaly_type_for
 
     preset, split, seed, counts = job
     order = schedule(dict(counts))[:rows]

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.columns import row_features
-from anomseer.protocol import build_messages, format_answer, label_for_family
+from anomseer.protocol import build_messages, format_answer
+from data_gen.synthetic.families import label_for_family
 
 LENGTH = 1000
 

@@ -110,7 +110,7 @@ def test_expcot_numbers_are_recomputed_from_the_series(family, index):
     sample = _sample(family, index)
     label = "normal"
     if sample.intervals:
-        from anomseer.protocol import label_for_family
+        from data_gen.synthetic.families import label_for_family
 
         label = label_for_family(family)
     evidence = analyze(sample.series)

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import FAMILY_LABELS, NORMAL_LABEL, label_for_family
 from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl, series_array
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
+from data_gen.synthetic.families import FAMILIES as SYNTHETIC_FAMILIES
+from data_gen.synthetic.families import anomaly_type_for
 
 FILE_DEPTH = 3
-FAMILIES = tuple(name for name in FAMILY_LABELS if not name.startswith("vta-"))
+FAMILIES = tuple(name for name in SYNTHETIC_FAMILIES if not name.startswith("vta-"))
 
 
 def find(root: Path, options: ReadOptions) -> list[Path]:
@@ -39,7 +40,7 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
             intervals = truth_intervals(_one_sensor(anom), values.size)
         except SourceError as error:
             raise SourceError(f"series {index}: {error}") from None
-        label = label_for_family(family) if intervals else NORMAL_LABEL
+        label = anomaly_type_for(family, intervals)
         found.append(SourceSeries(values, family, intervals, anomaly_type=label, index=index))
     return found
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import IRREGULAR_PREFIX, NORMAL_LABEL, label_for_family
 from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl, series_array
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
+from data_gen.synthetic.families import IRREGULAR_PREFIX, anomaly_type_for
 
 FILE_DEPTH = 3
 TYPES = (
@@ -78,7 +78,7 @@ def _series(series: object, anom: object, drop: object, base: str, index: int) -
     family = f"{IRREGULAR_PREFIX}{base}" if np.isnan(values).any() else base
     if values.ndim == 1:
         intervals = truth_intervals(anom, values.size)
-        label = label_for_family(family) if intervals else NORMAL_LABEL
+        label = anomaly_type_for(family, intervals)
         return SourceSeries(values, family, intervals, anomaly_type=label, index=index)
     values = values.T
     ids = np.asarray(anom)
@@ -90,5 +90,5 @@ def _series(series: object, anom: object, drop: object, base: str, index: int) -
     ):
         raise SourceError(f"anomalies {anom!r:.60} are not variate ids below {values.shape[0]}")
     variates = sorted({int(v) for v in ids.tolist()})
-    label = label_for_family(family) if variates else NORMAL_LABEL
+    label = anomaly_type_for(family, [], variates)
     return SourceSeries(values, family, [], variates, anomaly_type=label, index=index)

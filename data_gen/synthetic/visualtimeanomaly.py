@@ -7,6 +7,8 @@ Every call builds its own base signal from its arguments, so nothing compounds a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from anomseer.intervals import points_to_intervals
@@ -35,139 +37,108 @@ def noisy_sine(
     return amplitude * (wave + noise * rng.standard_normal(length))
 
 
-def global_point_series(
-    rng: np.random.Generator,
-    length: int,
-    *,
-    frequency: float = 0.04,
-    amplitude: float = 1.5,
-    noise: float = 0.05,
-    ratio: float = 0.05,
-    radius: int = 5,
-    factor: float = 3.5,
-) -> Sample:
-    """``ratio * length`` points scaled by ``factor`` times their local std (window of
+@dataclass(frozen=True)
+class SineParameters:
+    """The base ``noisy_sine`` and where anomalies go: ``ratio * length`` anomalous points,
+    single points or windows of ``2 * radius`` points (a point's local std uses ``radius``)."""
+
+    frequency: float = 0.04
+    amplitude: float = 1.5
+    noise: float = 0.05
+    ratio: float = 0.05
+    radius: int = 5
+
+
+@dataclass(frozen=True)
+class FactorParameters(SineParameters):
+    """:class:`SineParameters` plus the ``factor`` the anomaly type scales by."""
+
+    factor: float = 3.0
+
+
+GLOBAL_POINT = FactorParameters(factor=3.5)
+CONTEXTUAL_POINT = FactorParameters(factor=2.5)
+SEASONAL = FactorParameters(factor=3.0)
+TREND_WINDOW = FactorParameters(factor=0.5)
+SHAPELET = SineParameters()
+
+
+def global_point_series(rng: np.random.Generator, length: int, p: FactorParameters) -> Sample:
+    """``ratio * length`` points scaled by ``factor`` (3.5) times their local std (window of
     ``radius`` each side) and pushed to at least the series maximum (or minimum)."""
-    return _point_outliers(rng, length, frequency, amplitude, noise, ratio, radius, factor, True)
+    return _point_outliers(rng, length, p, outside=True)
 
 
 def contextual_point_series(
-    rng: np.random.Generator,
-    length: int,
-    *,
-    frequency: float = 0.04,
-    amplitude: float = 1.5,
-    noise: float = 0.05,
-    ratio: float = 0.05,
-    radius: int = 5,
-    factor: float = 2.5,
+    rng: np.random.Generator, length: int, p: FactorParameters
 ) -> Sample:
     """As the global type with ``factor`` 2.5, pulled back inside the series range."""
-    return _point_outliers(rng, length, frequency, amplitude, noise, ratio, radius, factor, False)
+    return _point_outliers(rng, length, p, outside=False)
 
 
 def _point_outliers(
-    rng: np.random.Generator,
-    length: int,
-    frequency: float,
-    amplitude: float,
-    noise: float,
-    ratio: float,
-    radius: int,
-    factor: float,
-    global_: bool,
+    rng: np.random.Generator, length: int, p: FactorParameters, outside: bool
 ) -> Sample:
-    base = noisy_sine(rng, length, frequency, amplitude, noise)
+    base = _base(rng, length, p)
     series = base.copy()
     high, low = base.max(), base.min()
-    points = random_points(rng, length, int(ratio * length))
-    for p in points:
-        local_std = base[max(0, p - radius) : p + radius].std()
-        value = base[p] * factor * local_std
-        if global_:
+    points = random_points(rng, length, int(p.ratio * length))
+    for point in points:
+        local_std = base[max(0, point - p.radius) : point + p.radius].std()
+        value = base[point] * p.factor * local_std
+        if outside:
             value = max(value, high) if value >= 0 else min(value, low)
         else:
             value = min(max(value, low), high)
-        series[p] = value
+        series[point] = value
     return Sample(series, points_to_intervals(points))
 
 
-def _windows(rng: np.random.Generator, length: int, ratio: float, radius: int):
-    return random_windows(rng, length, max(1, int(ratio * length / (2 * radius))), radius)
+def _base(rng: np.random.Generator, length: int, p: SineParameters) -> np.ndarray:
+    return noisy_sine(rng, length, p.frequency, p.amplitude, p.noise)
 
 
-def seasonal_series(
-    rng: np.random.Generator,
-    length: int,
-    *,
-    frequency: float = 0.04,
-    amplitude: float = 1.5,
-    noise: float = 0.05,
-    ratio: float = 0.05,
-    radius: int = 5,
-    factor: float = 3.0,
-) -> Sample:
-    """Windows replaced by the base sine at ``factor`` times its frequency."""
-    return _replaced_windows(
-        rng, length, frequency, amplitude, noise, ratio, radius, frequency * factor
-    )
+def _windows(rng: np.random.Generator, length: int, p: SineParameters):
+    count = max(1, int(p.ratio * length / (2 * p.radius)))
+    return random_windows(rng, length, count, p.radius)
 
 
-def trend_window_series(
-    rng: np.random.Generator,
-    length: int,
-    *,
-    frequency: float = 0.04,
-    amplitude: float = 1.5,
-    noise: float = 0.05,
-    ratio: float = 0.05,
-    radius: int = 5,
-    factor: float = 0.5,
-) -> Sample:
-    """Windows get a ramp +-``factor * arange(window)`` added; the series after a window keeps
-    the level the ramp reached (a level change), and only the window is labelled."""
-    series = noisy_sine(rng, length, frequency, amplitude, noise)
-    intervals = _windows(rng, length, ratio, radius)
+def seasonal_series(rng: np.random.Generator, length: int, p: FactorParameters) -> Sample:
+    """Windows replaced by the base sine at ``factor`` (3) times its frequency."""
+    return _replaced_windows(rng, length, p, p.frequency * p.factor)
+
+
+def trend_window_series(rng: np.random.Generator, length: int, p: FactorParameters) -> Sample:
+    """Windows get a ramp +-``factor * arange(window)`` (factor 0.5) added; the series after a
+    window keeps the level the ramp reached (a level change), and only the window is
+    labelled."""
+    series = _base(rng, length, p)
+    intervals = _windows(rng, length, p)
     for start, end in intervals:
-        ramp = rng.choice((-1.0, 1.0)) * factor * np.arange(end - start)
+        ramp = rng.choice((-1.0, 1.0)) * p.factor * np.arange(end - start)
         series[start:end] += ramp
         series[end:] += ramp[-1]
     return Sample(series, intervals)
 
 
-def shapelet_series(
-    rng: np.random.Generator,
-    length: int,
-    *,
-    frequency: float = 0.04,
-    amplitude: float = 1.5,
-    noise: float = 0.05,
-    ratio: float = 0.05,
-    radius: int = 5,
-) -> Sample:
+def shapelet_series(rng: np.random.Generator, length: int, p: SineParameters) -> Sample:
     """Windows replaced by a square-wave approximation of ``SQUARE_HARMONICS`` odd harmonics."""
-    return _replaced_windows(
-        rng, length, frequency, amplitude, noise, ratio, radius, frequency, SQUARE_HARMONICS
-    )
+    return _replaced_windows(rng, length, p, p.frequency, SQUARE_HARMONICS)
 
 
 def _replaced_windows(
     rng: np.random.Generator,
     length: int,
-    frequency: float,
-    amplitude: float,
-    noise: float,
-    ratio: float,
-    radius: int,
+    p: SineParameters,
     replacement_frequency: float,
     replacement_harmonics: int = 1,
 ) -> Sample:
     """The base sine with its anomaly windows taken from a second wave (same amplitude and
     noise) of ``replacement_frequency`` and ``replacement_harmonics``."""
-    series = noisy_sine(rng, length, frequency, amplitude, noise)
-    intervals = _windows(rng, length, ratio, radius)
+    series = _base(rng, length, p)
+    intervals = _windows(rng, length, p)
     replacement = noisy_sine(
-        rng, length, replacement_frequency, amplitude, noise, harmonics=replacement_harmonics
+        rng, length, replacement_frequency, p.amplitude, p.noise, harmonics=replacement_harmonics
     )
     for start, end in intervals:
         series[start:end] = replacement[start:end]
@@ -179,49 +150,45 @@ def _replaced_windows(
 VARIATE_SHAPES = ("triangle", "square", "sawtooth", "random-walk")
 
 
+@dataclass(frozen=True)
+class VariateParameters:
+    """A grid of ``d`` variates (``d`` drawn from ``num_variates``); each variate draws its
+    frequency, amplitude, offset and noise std from these [low, high] ranges."""
+
+    num_variates: tuple[int, ...] = (4, 9, 16, 25, 36)
+    frequency: tuple[float, float] = (0.03, 0.05)
+    amplitude: tuple[float, float] = (0.5, 2.0)
+    offset: tuple[float, float] = (-1.0, 1.0)
+    noise: tuple[float, float] = (0.05, 0.2)
+
+
 def variate_wise_series(
-    rng: np.random.Generator,
-    length: int,
-    shape: str,
-    *,
-    num_variates: tuple[int, ...] = (4, 9, 16, 25, 36),
-    frequency: tuple[float, float] = (0.03, 0.05),
-    amplitude: tuple[float, float] = (0.5, 2.0),
-    offset: tuple[float, float] = (-1.0, 1.0),
-    noise: tuple[float, float] = (0.05, 0.2),
+    rng: np.random.Generator, length: int, shape: str, p: VariateParameters
 ) -> Sample:
-    """``d`` variates (``d`` drawn from ``num_variates``), each a random sine or cosine; 1 to
-    floor(sqrt(d)) - 1 of them are replaced whole by a ``shape`` signal with parameters from the
-    same ranges. The truth is the sorted list of replaced variate ids."""
+    """``d`` variates, each a random sine or cosine; 1 to floor(sqrt(d)) - 1 of them are
+    replaced whole by a ``shape`` signal with parameters from the same ranges. The truth is the
+    sorted list of replaced variate ids."""
     if shape not in VARIATE_SHAPES:
         raise ValueError(f"unknown variate shape {shape!r}; expected one of {VARIATE_SHAPES}")
-    dims = int(rng.choice(num_variates))
-    series = np.stack(
-        [_variate(rng, length, None, frequency, amplitude, offset, noise) for _ in range(dims)]
-    )
+    dims = int(rng.choice(p.num_variates))
+    series = np.stack([_variate(rng, length, None, p) for _ in range(dims)])
     count = int(rng.integers(1, int(np.sqrt(dims)) - 1, endpoint=True))
     anomalous = sorted(int(v) for v in rng.choice(dims, size=count, replace=False))
     for variate in anomalous:
-        series[variate] = _variate(rng, length, shape, frequency, amplitude, offset, noise)
+        series[variate] = _variate(rng, length, shape, p)
     return Sample(series, [], anomalous)
 
 
 def _variate(
-    rng: np.random.Generator,
-    length: int,
-    shape: str | None,
-    frequency: tuple[float, float],
-    amplitude: tuple[float, float],
-    offset: tuple[float, float],
-    noise: tuple[float, float],
+    rng: np.random.Generator, length: int, shape: str | None, p: VariateParameters
 ) -> np.ndarray:
     from scipy import signal
 
     freq, amp, shift, noise_std = (
-        rng.uniform(*frequency),
-        rng.uniform(*amplitude),
-        rng.uniform(*offset),
-        rng.uniform(*noise),
+        rng.uniform(*p.frequency),
+        rng.uniform(*p.amplitude),
+        rng.uniform(*p.offset),
+        rng.uniform(*p.noise),
     )
     angle = 2 * np.pi * freq * np.arange(length)
     if shape is None:
