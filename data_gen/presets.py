@@ -49,12 +49,17 @@ class FamilySpec:
 
 @dataclass(frozen=True)
 class SplitSpec:
+    """One split of a preset: its default seed and rows per family."""
+
     seed: int
     num_per_family: int
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A named data recipe: plot style, ExpCoT style, shard size, splits and families (all
+    univariate or all multivariate)."""
+
     name: str
     description: str
     style: PlotStyle
@@ -72,7 +77,7 @@ class Preset:
         spec = self.split(split)
         if num_per_family is not None:
             if num_per_family < 1:
-                raise UserInputError(f"--num-per-family must be positive, got {num_per_family}")
+                raise UserInputError(f"num_per_family must be positive, got {num_per_family}")
             return {f.name: num_per_family for f in self.families}
         return {f.name: f.num_per_family or spec.num_per_family for f in self.families}
 

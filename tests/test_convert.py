@@ -297,7 +297,7 @@ def test_file_list_and_windowing_options_are_checked(tmp_path):
         scan(
             tmp_path / "data", dataclasses.replace(listed, file_list=str(tmp_path / "data" / name))
         )
-    with pytest.raises(UserInputError, match="--windowing grid"):
+    with pytest.raises(UserInputError, match="choose windowing 'grid'"):
         ConvertOptions("nab", stride=50, windowing="anomaly-aware")
     assert ConvertOptions("nab", stride=50).effective_windowing == "grid"
     assert ConvertOptions("nab").effective_style == "real"
@@ -569,7 +569,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert main([*base, "--format", "ucr", "--input", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--format", "ucr", "--input", str(tmp_path), "--window", "10"]) == 2
-    assert "--window must be at least 40" in capsys.readouterr().err
+    assert "window must be at least 40 points" in capsys.readouterr().err
     assert main([*base, "--format", "ucr", "--input", str(tmp_path)]) == 2
     assert "no *.txt files under" in capsys.readouterr().err
     (tmp_path / "x/train").mkdir(parents=True)
@@ -579,4 +579,4 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert main([*base, "--format", "nab", "--input", str(tmp_path)]) == 2
     assert "has no data/ folder" in capsys.readouterr().err
     assert main([*base, "--format", "ucr", "--input", str(tmp_path), "--normal-ratio", "1"]) == 2
-    assert "--normal-ratio must be in [0, 1)" in capsys.readouterr().err
+    assert "normal_ratio must be in [0, 1)" in capsys.readouterr().err

@@ -123,19 +123,16 @@ def test_expert_detect_multivariate_flags_the_odd_variate():
 # overlapped, measured over the first anomalous samples). The VisualTimeAnomaly contextual
 # points are mostly invisible by construction (a value near zero scaled by 2.5 stays near zero).
 MATCHING = {
-    "range": ("global", 0.8),
-    "point": ("local", 0.8),
-    "noisy-point": ("local", 0.8),
-    "freq": ("frequency", 0.8),
-    "noisy-freq": ("frequency", 0.8),
-    "trend": ("trend", 0.8),
-    "flat-trend": ("trend", 0.8),
-    "noisy-trend": ("trend", 0.8),
-    "vta-global": ("local", 0.7),
-    "vta-contextual": ("local", 0.1),
-    "vta-seasonal": ("frequency", 0.8),
-    "vta-trend": ("trend", 0.8),
-    "vta-shapelet": ("frequency", 0.8),
+    family: (analysis, least)
+    for (analysis, least), families in {
+        ("global", 0.8): ["range"],
+        ("local", 0.8): ["point", "noisy-point"],
+        ("frequency", 0.8): ["freq", "noisy-freq", "vta-seasonal", "vta-shapelet"],
+        ("trend", 0.8): ["trend", "flat-trend", "noisy-trend", "vta-trend"],
+        ("local", 0.7): ["vta-global"],
+        ("local", 0.1): ["vta-contextual"],
+    }.items()
+    for family in families
 }
 
 

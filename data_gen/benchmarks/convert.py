@@ -76,33 +76,33 @@ class ConvertOptions:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise UserInputError(f"unknown --format {self.format!r}; use {', '.join(FORMATS)}")
+            raise UserInputError(f"unknown format {self.format!r}; use {', '.join(FORMATS)}")
         if self.window < MIN_WINDOW:
-            raise UserInputError(f"--window must be at least {MIN_WINDOW}, got {self.window}")
+            raise UserInputError(f"window must be at least {MIN_WINDOW} points, got {self.window}")
         if self.stride is not None and self.stride < 1:
-            raise UserInputError(f"--stride must be positive, got {self.stride}")
+            raise UserInputError(f"stride must be positive, got {self.stride}")
         if self.normal_ratio is not None and not 0.0 <= self.normal_ratio < 1.0:
             raise UserInputError(
-                f"--normal-ratio must be in [0, 1), got {self.normal_ratio}; leave it out to "
+                f"normal_ratio must be in [0, 1), got {self.normal_ratio}; leave it unset to "
                 "keep every window"
             )
         if self.seed < 0:
-            raise UserInputError(f"--seed must be non-negative, got {self.seed}")
+            raise UserInputError(f"seed must be non-negative, got {self.seed}")
         if self.ucr_index not in INDEX_CONVENTIONS:
             raise UserInputError(
-                f"unknown --ucr-index {self.ucr_index!r}; use {', '.join(INDEX_CONVENTIONS)}"
+                f"unknown ucr_index {self.ucr_index!r}; use {', '.join(INDEX_CONVENTIONS)}"
             )
         if self.scale is not None and self.scale not in SCALES:
-            raise UserInputError(f"unknown --scale {self.scale!r}; use {', '.join(SCALES)}")
+            raise UserInputError(f"unknown scale {self.scale!r}; use {', '.join(SCALES)}")
         if self.style is not None and self.style not in STYLES:
-            raise UserInputError(f"unknown --style {self.style!r}; use {', '.join(STYLES)}")
+            raise UserInputError(f"unknown style {self.style!r}; use {', '.join(STYLES)}")
         if self.windowing is not None and self.windowing not in WINDOWINGS:
             raise UserInputError(
-                f"unknown --windowing {self.windowing!r}; use {', '.join(WINDOWINGS)}"
+                f"unknown windowing {self.windowing!r}; use {', '.join(WINDOWINGS)}"
             )
         if self.stride is not None and self.windowing == "anomaly-aware":
             raise UserInputError(
-                "--stride places windows on a grid; drop it or pass --windowing grid"
+                "a stride places windows on a grid; leave it unset or choose windowing 'grid'"
             )
 
     @property
@@ -187,7 +187,7 @@ def scan(
     module = reader(options.format)
     given = Path(input_path).expanduser()
     if not given.exists():
-        raise UserInputError(f"--input {given} does not exist")
+        raise UserInputError(f"the input {given} does not exist")
     given = given.resolve()
     if given.is_dir():
         root, paths = given, module.find(given, options.read_options)
@@ -196,7 +196,7 @@ def scan(
         paths, not_listed = _listed(paths, options.file_list)
     elif module.FILE_DEPTH is None:
         raise UserInputError(
-            f"--input for {options.format} must be a folder in its layout, not the file {given}"
+            f"the input for {options.format} must be a folder in its layout, not the file {given}"
         )
     else:
         root, paths = given.parents[min(module.FILE_DEPTH, len(given.parents)) - 1], [given]
@@ -286,17 +286,17 @@ def _listed(paths: list[Path], file_list: str | None) -> tuple[list[Path], list[
     try:
         names = read_csv_columns(list_path, ("file_name",))["file_name"]
     except OSError as error:
-        raise UserInputError(f"--file-list {list_path} cannot be read ({error})") from None
+        raise UserInputError(f"the file list {list_path} cannot be read ({error})") from None
     except SourceError as error:
         raise UserInputError(
-            f"--file-list {list_path}: {error}; it must be a CSV with a file_name column like "
+            f"the file list {list_path}: {error}; it must be a CSV with a file_name column like "
             "TSB-AD's File_List/TSB-AD-U-Eva.csv"
         ) from None
     wanted = {name.strip() for name in names}
     kept = [path for path in paths if path.name in wanted]
     if not kept:
         raise UserInputError(
-            f"none of the {len(paths)} files found is named in --file-list {list_path}; is it "
+            f"none of the {len(paths)} files found is named in the file list {list_path}; is it "
             "the list of this benchmark?"
         )
     return kept, sorted(wanted - {path.name for path in kept})
@@ -336,10 +336,10 @@ def _nothing_found(root: Path, options: ConvertOptions) -> str:
         found = f" (found split folders: {', '.join(splits)})" if splits else ""
         return (
             f"no <type>/{options.split}/data.pkl under {root}{found}; pick the split folder "
-            "with --split, or point --input at a data.pkl"
+            "as the split, or give a data.pkl as the input"
         )
     pattern = reader(options.format).PATTERN
-    return f"no {pattern} files under {root}; is --format {options.format} the right layout?"
+    return f"no {pattern} files under {root}; is {options.format!r} the right format?"
 
 
 def write_dataset(
@@ -377,7 +377,7 @@ def _no_rows(inventory: Inventory) -> str:
         return f"none of the {len(inventory.bad_files)} files could be read (listed above)"
     return (
         f"no window to write: {inventory.normal_windows} anomaly-free windows and no anomalous "
-        "one; leave out --normal-ratio to keep the anomaly-free windows"
+        "one; leave normal_ratio unset to keep the anomaly-free windows"
     )
 
 

@@ -43,7 +43,7 @@ def find(root: Path, options: ReadOptions) -> list[Path]:
     """Every ``.csv`` under ``root/data`` (after checking the label file loads)."""
     if not (root / DATA_DIR).is_dir():
         raise UserInputError(
-            f"{root} has no {DATA_DIR}/ folder; --input for NAB is the NAB folder holding "
+            f"{root} has no {DATA_DIR}/ folder; the input for NAB is the NAB folder holding "
             f"{DATA_DIR}/<category>/<file>.csv and {WINDOWS_FILE}"
         )
     label_windows(root)

@@ -22,27 +22,31 @@ class RangeParameters(ExponentialPlacement):
 
 
 @dataclass(frozen=True)
-class PointParameters(ExponentialPlacement):
-    anomaly_rate: float = 30.0
-    min_normal: int = 200
+class WaveParameters(ExponentialPlacement):
+    """A sine of ``frequency`` cycles per point, with N(0, ``noise_std``) added at the end."""
+
     frequency: float = 0.03
-    anomaly_std: float = 0.5
     noise_std: float = 0.0
 
 
 @dataclass(frozen=True)
-class FreqParameters(ExponentialPlacement):
+class PointParameters(WaveParameters):
+    anomaly_rate: float = 30.0
+    min_normal: int = 200
+    anomaly_std: float = 0.5
+
+
+@dataclass(frozen=True)
+class FreqParameters(WaveParameters):
     normal_rate: float = 450.0
     anomaly_rate: float = 15.0
     min_anomaly: int = 7
     min_normal: int = 20
-    frequency: float = 0.03
     factor: float = 3.0
-    noise_std: float = 0.0
 
 
 @dataclass(frozen=True)
-class TrendParameters(ExponentialPlacement):
+class TrendParameters(WaveParameters):
     normal_rate: float = 1700.0
     anomaly_rate: float = 100.0
     min_anomaly: int = 50
@@ -50,7 +54,6 @@ class TrendParameters(ExponentialPlacement):
     frequency: float = 0.02
     normal_slope: float = 3.0
     anomaly_slope: tuple[float, float] = (6.0, 20.0)
-    noise_std: float = 0.0
 
 
 def range_series(rng: np.random.Generator, length: int, p: RangeParameters) -> Sample:
