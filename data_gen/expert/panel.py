@@ -190,30 +190,20 @@ def analyze(series: np.ndarray, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> 
     )
     trend, slope, slope_z = _trend(trend_part, floor, smoothing_edge, smoothing, thresholds.slope_z)
     discord, profile, discord_z = _discord(x, period)
-    return Evidence(
-        length=x.size,
-        missing=missing,
-        noise=noise,
-        noisy=noisy,
-        global_stats=global_stats,
-        local=local,
-        periodicity=periodicity,
-        trend=trend,
-        discord=discord,
-        thresholds=thresholds,
-        scores={
-            "values": x,
-            "missing": np.isnan(raw),
-            "global_z": global_z,
-            "local_z": local_z,
-            "frequency": frequency,
-            "frequency_z": frequency_z,
-            "slope": slope,
-            "slope_z": slope_z,
-            "matrix_profile": profile,
-            "discord_z": discord_z,
-        },
-    )
+    scores = {
+        "values": x,
+        "missing": np.isnan(raw),
+        "global_z": global_z,
+        "local_z": local_z,
+        "frequency": frequency,
+        "frequency_z": frequency_z,
+        "slope": slope,
+        "slope_z": slope_z,
+        "matrix_profile": profile,
+        "discord_z": discord_z,
+    }
+    analyses = (global_stats, local, periodicity, trend, discord)
+    return Evidence(x.size, missing, noise, noisy, *analyses, thresholds, scores)
 
 
 def fill_missing(series: np.ndarray) -> np.ndarray:
