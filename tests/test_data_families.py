@@ -261,6 +261,15 @@ def test_generators_need_a_known_shape():
         visualtimeanomaly.variate_wise_series(
             np.random.default_rng(0), 200, "circle", visualtimeanomaly.VariateParameters()
         )
-    sparse = anomllm.RangeParameters(normal_rate=1e6)
+    sparse = anomllm.RangeParameters(placement=ExponentialPlacement(1e6, 20.0, 5, 10))
     sample = anomllm.range_series(np.random.default_rng(0), 100, sparse)
     assert sample.intervals == [] and sample.variates == []
+
+
+def test_flat_overrides_reach_the_nested_placement():
+    parameters = resolve_parameters("freq", 1000, {"min_normal": 900, "factor": 2})
+    assert parameters["min_normal"] == 900 and parameters["normal_rate"] == 450.0
+    for index in range(5):
+        sample = _sample("freq", index, min_normal=900)
+        assert all(start >= 900 for start, _ in sample.intervals)
+        assert len(sample.intervals) <= 1

@@ -108,7 +108,7 @@ def anomaly_type_for(
 
 def tunable_parameters(name: str) -> dict[str, object]:
     """The parameters a preset may set for a family, with their defaults."""
-    tunable = dataclasses.asdict(family_of(name).parameters)
+    tunable = _flat(family_of(name).parameters)
     if name.startswith(IRREGULAR_PREFIX):
         tunable["drop_ratio"] = DROP_RATIOS
     return tunable
@@ -135,7 +135,7 @@ def generate_sample(name: str, length: int, parameters: Mapping, rng: np.random.
     """One sample of family ``name`` with resolved ``parameters`` (see resolve_parameters)."""
     family = family_of(name)
     arguments = {k: v for k, v in parameters.items() if k != "drop_ratio"}
-    declared = dataclasses.replace(family.parameters, **arguments)
+    declared = _declared(family.parameters, arguments)
     sample = family.generator(rng, length, *family.args, declared)
     if not name.startswith(IRREGULAR_PREFIX):
         return sample
@@ -144,6 +144,27 @@ def generate_sample(name: str, length: int, parameters: Mapping, rng: np.random.
     series = sample.series.astype(float, copy=True)
     series[..., dropped] = np.nan
     return Sample(series, sample.intervals, sample.variates)
+
+
+def _flat(parameters: object) -> dict[str, object]:
+    """A parameters dataclass as one flat mapping: a nested dataclass's fields are lifted."""
+    flat: dict[str, object] = {}
+    for field in dataclasses.fields(parameters):
+        value = getattr(parameters, field.name)
+        flat.update(_flat(value) if dataclasses.is_dataclass(value) else {field.name: value})
+    return flat
+
+
+def _declared(defaults: object, values: Mapping[str, object]) -> object:
+    """``defaults`` (a parameters dataclass) with the flat ``values`` set, nested ones too."""
+    changes = {}
+    for field in dataclasses.fields(defaults):
+        value = getattr(defaults, field.name)
+        if dataclasses.is_dataclass(value):
+            changes[field.name] = _declared(value, values)
+        elif field.name in values:
+            changes[field.name] = values[field.name]
+    return dataclasses.replace(defaults, **changes)
 
 
 def sample_rng(seed: int, split: str, family: str, index: int) -> np.random.Generator:

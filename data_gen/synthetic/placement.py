@@ -15,10 +15,10 @@ class ExponentialPlacement:
     floored at ``min_normal`` and an anomaly ~ Exp(mean ``anomaly_rate``) floored at
     ``min_anomaly``, up to ``max_intervals`` anomalies."""
 
-    normal_rate: float = 800.0
-    anomaly_rate: float = 20.0
-    min_anomaly: int = 5
-    min_normal: int = 10
+    normal_rate: float
+    anomaly_rate: float
+    min_anomaly: int
+    min_normal: int
     max_intervals: int = 8
 
 
