@@ -3,7 +3,8 @@ Features, and the columns each stage reads. Change a column here only.
 
 One sample is one row all the way through: ``anomseer gen`` and ``anomseer convert`` write
 :data:`COLUMNS` (convert adds :data:`SOURCE_COLUMNS`), the evaluator reads
-:data:`SCORING_COLUMNS`, SFT :data:`SFT_COLUMNS`, TimerPO :func:`timerpo_columns`.
+:data:`SCORING_COLUMNS` (a model backend also :data:`MODEL_COLUMNS`), SFT :data:`SFT_COLUMNS`,
+TimerPO :func:`timerpo_columns`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ SOURCE_COLUMNS: tuple[str, ...] = (
 
 SCORING_COLUMNS: tuple[str, ...] = ("id", "family", "anomaly_type", "length", "intervals", "series")
 """Columns every evaluation reads."""
+MODEL_COLUMNS: tuple[str, ...] = ("prompt", "image")
+"""Columns a model backend of the evaluator reads on top of :data:`SCORING_COLUMNS`."""
 OPTIONAL_SCORING_COLUMNS: tuple[str, ...] = ("variates", "expert_thresholds", "type_source")
 """Columns an evaluation reads when present. ``type_source`` = ``expert`` marks a converted row
 whose anomaly type is the expert panel's reading (data_gen.benchmarks.expert_label)."""

@@ -1,5 +1,6 @@
 from anomseer.columns import (
     COLUMNS,
+    MODEL_COLUMNS,
     OPTIONAL_REWARD_COLUMNS,
     OPTIONAL_SCORING_COLUMNS,
     REWARD_COLUMNS,
@@ -22,7 +23,8 @@ def test_features_hold_every_written_column_in_order():
 
 def test_every_stage_reads_columns_the_writers_write():
     written = {*COLUMNS, *SOURCE_COLUMNS}
-    for stage in (SCORING_COLUMNS, OPTIONAL_SCORING_COLUMNS, SFT_COLUMNS, REWARD_COLUMNS):
+    stages = (SCORING_COLUMNS, OPTIONAL_SCORING_COLUMNS, MODEL_COLUMNS, SFT_COLUMNS, REWARD_COLUMNS)
+    for stage in stages:
         assert set(stage) <= written, stage
     assert set(OPTIONAL_REWARD_COLUMNS) <= written
     assert timerpo_columns(grounded=True) == ("image", "prompt", *REWARD_COLUMNS, "expcot")
