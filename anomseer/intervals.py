@@ -46,6 +46,11 @@ def mask_to_intervals(mask: np.ndarray) -> list[Interval]:
     return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
+def overlaps_any(start: int, end: int, intervals: Intervals) -> bool:
+    """Whether ``[start, end)`` shares at least one point with one of ``intervals``."""
+    return any(s < end and start < e for s, e in intervals)
+
+
 def points_to_intervals(points: Iterable[int]) -> list[Interval]:
     """Anomalous point indices as merged intervals (``p -> [p, p + 1)``)."""
     return merge_intervals((int(p), int(p) + 1) for p in points)

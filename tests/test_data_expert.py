@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from anomseer.intervals import overlaps_any
 from anomseer.protocol import NORMAL_LABEL
 from data_gen.expert.detector import expert_detect
 from data_gen.expert.panel import (
@@ -155,6 +156,6 @@ def test_each_family_is_visible_to_its_matching_analysis(family):
             "trend": evidence.trend.spans,
         }[analysis]
         for start, end in sample.intervals:
-            hits += any(s.start < end and start < s.end for s in spans)
+            hits += overlaps_any(start, end, [(s.start, s.end) for s in spans])
             total += 1
     assert total >= 10 and hits / total >= least

@@ -10,6 +10,7 @@ from anomseer.intervals import (
     mask_to_intervals,
     merge_intervals,
     normalize_intervals,
+    overlaps_any,
     points_to_intervals,
     remove_points,
 )
@@ -29,6 +30,12 @@ def test_merge_joins_overlapping_and_touching_intervals():
 def test_unsorted_touching_and_out_of_range_intervals_are_normalised():
     messy = [(30, 40), (12, 15), (15, 18), (90, 140), (-5, 2), (50, 50)]
     assert normalize_intervals(messy, 100) == [(0, 2), (12, 18), (30, 40), (90, 100)]
+
+
+def test_overlap_needs_a_shared_point():
+    assert overlaps_any(5, 10, [(0, 6)]) and overlaps_any(5, 10, [(9, 20), (30, 40)])
+    assert not overlaps_any(5, 10, [(0, 5), (10, 12)])  # touching is not overlapping
+    assert not overlaps_any(5, 10, [])
 
 
 def test_points_become_merged_unit_intervals():

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from anomseer.intervals import intervals_to_mask, overlaps_any
 from anomseer.protocol import NORMAL_LABEL
 from data_gen.expert.detector import classify
 from data_gen.expert.panel import (
@@ -52,9 +53,7 @@ def expert_variates(series: np.ndarray, intervals: Sequence[Sequence[int]]) -> l
     points (floored like the panel's scales); the variates above ``GLOBAL_Z_THRESHOLD``, or
     the largest one when none is."""
     values = np.asarray(series, dtype=float)
-    inside = np.zeros(values.shape[1], dtype=bool)
-    for start, end in intervals:
-        inside[int(start) : int(end)] = True
+    inside = intervals_to_mask(intervals, values.shape[1])
     peaks = []
     for row in values:
         x = fill_missing(row)
@@ -72,11 +71,7 @@ def restrict_to(evidence: Evidence, intervals: Sequence[Sequence[int]]) -> Evide
     shapelet either way)."""
 
     def overlapping(spans: list[Span]) -> list[int]:
-        return [
-            i
-            for i, span in enumerate(spans)
-            if any(span.start < end and start < span.end for start, end in intervals)
-        ]
+        return [i for i, span in enumerate(spans) if overlaps_any(span.start, span.end, intervals)]
 
     local, periodicity, trend = evidence.local, evidence.periodicity, evidence.trend
     keep_period, keep_trend = overlapping(periodicity.spans), overlapping(trend.spans)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anomseer.intervals import intervals_to_mask, mask_to_intervals
+from anomseer.intervals import intervals_to_mask, mask_to_intervals, overlaps_any
 from anomseer.protocol import NORMAL_LABEL, Answer
 from data_gen.expcot import describe_evidence, describe_variates
 from data_gen.expert.panel import (
@@ -64,7 +64,7 @@ def classify(evidence: Evidence) -> Finding:
     trend = [
         (s.start, s.end)
         for s in evidence.trend.spans
-        if not any(start < s.end and s.start < end for start, end in local)
+        if not overlaps_any(s.start, s.end, local)
     ]
     if trend:
         return Finding("trend", trend, "trend")
