@@ -1,4 +1,5 @@
-"""Dataset rows: any series plus its truth becomes one row with every column of DESIGN.md.
+"""Dataset rows: any series plus its truth becomes one row with every column of
+``anomseer.columns.COLUMNS`` (DESIGN.md).
 
 The synthetic builder and the real-benchmark converters both call :func:`build_row`, so a row
 means the same thing whatever produced it: a label-free image, the conversational prompt, the
