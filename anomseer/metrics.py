@@ -15,33 +15,17 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from anomseer.protocol import LABELS, Answer, merge_intervals, normalize_label, parse_answer
+from anomseer.intervals import (
+    Interval,
+    Intervals,
+    intervals_to_mask,
+    mask_to_intervals,
+    normalize_intervals,
+    remove_points,
+)
+from anomseer.protocol import LABELS, Answer, normalize_label, parse_answer
 
-Interval = tuple[int, int]
-Intervals = Sequence[Sequence[int]]
-
-# ----------------------------------------------------------------------------- intervals
-
-
-def normalize_intervals(intervals: Intervals, length: int) -> list[Interval]:
-    """Intervals clipped to ``[0, length)``, empty ones dropped, sorted and merged."""
-    clipped = ((max(int(s), 0), min(int(e), length)) for s, e in intervals)
-    return merge_intervals((s, e) for s, e in clipped if s < e)
-
-
-def intervals_to_mask(intervals: Intervals, length: int) -> np.ndarray:
-    """Boolean vector of ``length`` points, True inside the intervals."""
-    mask = np.zeros(length, dtype=bool)
-    for start, end in intervals:
-        mask[max(int(start), 0) : max(int(end), 0)] = True
-    return mask
-
-
-def mask_to_intervals(mask: np.ndarray) -> list[Interval]:
-    """The maximal runs of True in a boolean vector, as half-open intervals."""
-    edges = np.diff(np.concatenate(([0], np.asarray(mask, dtype=np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
+# ----------------------------------------------------------------------------- missing points
 
 
 def missing_mask(series_or_mask: Sequence | np.ndarray) -> np.ndarray:
@@ -51,17 +35,6 @@ def missing_mask(series_or_mask: Sequence | np.ndarray) -> np.ndarray:
     if values.dtype == bool:
         return values
     return np.isnan(np.asarray(series_or_mask, dtype=float))
-
-
-def remove_missing(
-    intervals: Intervals, length: int, missing: np.ndarray
-) -> tuple[list[Interval], int]:
-    """Delete the missing points from the time axis: the intervals re-indexed on the
-    remaining points, and the number of remaining points."""
-    if len(missing) != length:
-        raise ValueError(f"missing mask has {len(missing)} points for a series of length {length}")
-    kept = intervals_to_mask(intervals, length)[~missing]
-    return mask_to_intervals(kept), len(kept)
 
 
 # ----------------------------------------------------------------------------- point scores
@@ -400,8 +373,8 @@ def _interval_terms(
     predicted = normalize_intervals(answer.intervals, length)
     if missing is not None:
         mask = missing_mask(missing)
-        truth, _ = remove_missing(truth, length, mask)
-        predicted, length = remove_missing(predicted, length, mask)
+        truth, _ = remove_points(truth, length, mask)
+        predicted, length = remove_points(predicted, length, mask)
     fixed = _convention(answer, predicted, truth)
     if fixed is not None:
         return dict.fromkeys((*LOCALIZATION_KEYS, "pa_f1"), fixed)

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from anomseer.intervals import merge_intervals
+
 ANOMALY_LABELS: tuple[str, ...] = (
     "global point",
     "contextual point",
@@ -28,31 +30,6 @@ _LABEL_ALIASES = {
     "contextual point anomaly": "contextual point",
 }
 
-FAMILY_LABELS: dict[str, str] = {
-    # AnomLLM-style families (SPEC 2.1). The noisy and flat variants map to their base
-    # family's label: the reference code left them unmapped (SPEC section 9).
-    "range": "global point",
-    "point": "contextual point",
-    "freq": "seasonal",
-    "trend": "trend",
-    "flat-trend": "trend",
-    "noisy-point": "contextual point",
-    "noisy-freq": "seasonal",
-    "noisy-trend": "trend",
-    # VisualTimeAnomaly-style univariate types (SPEC 2.2).
-    "vta-global": "global point",
-    "vta-contextual": "contextual point",
-    "vta-seasonal": "seasonal",
-    "vta-trend": "trend",
-    "vta-shapelet": "shapelet",
-    # VisualTimeAnomaly-style multivariate types: whole variates replaced by another shape.
-    "vta-triangle": "shapelet",
-    "vta-square": "shapelet",
-    "vta-sawtooth": "shapelet",
-    "vta-random-walk": "shapelet",
-}
-IRREGULAR_PREFIX = "irregular-"
-
 MAX_ANSWER_CHARS = 100_000
 """Longest ``<answer>`` body that is parsed; a longer body is clipped to this many characters."""
 MAX_ITEMS = 4_096
@@ -67,15 +44,6 @@ def normalize_label(text: str | None) -> str | None:
     key = " ".join(text[:MAX_CLASS_CHARS].lower().replace("_", " ").replace("-", " ").split())
     key = _LABEL_ALIASES.get(key, key)
     return key if key in LABELS else None
-
-
-def label_for_family(family: str) -> str:
-    """The anomaly label of a generator family (``irregular-`` variants share their base's)."""
-    base = family.removeprefix(IRREGULAR_PREFIX)
-    if base not in FAMILY_LABELS:
-        known = ", ".join(sorted(FAMILY_LABELS))
-        raise KeyError(f"unknown family {family!r}; known families: {known}")
-    return FAMILY_LABELS[base]
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -271,24 +239,3 @@ def _as_span(item: object) -> tuple[int, int] | None:
     if _is_int(start) and _is_int(end):
         return start, end
     return None
-
-
-def merge_intervals(spans: Iterable[Sequence[int]]) -> list[tuple[int, int]]:
-    """Sort half-open intervals and merge the ones that overlap or touch."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted((int(s), int(e)) for s, e in spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def describe_answer(answer: Answer) -> str:
-    """One human-readable line for an answer (used by the CLI and reports)."""
-    where = answer.variates if answer.variates else answer.intervals
-    label = answer.label or "?"
-    state = (
-        "valid" if answer.format_valid else ("answer only" if answer.answer_valid else "invalid")
-    )
-    return f"{label} at {where} ({state})"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from anomseer.columns import OPTIONAL_REWARD_COLUMNS, REWARD_COLUMNS
 from anomseer.errors import UserInputError
 from anomseer.metrics import SampleScore, score_completion
 
@@ -55,11 +56,7 @@ def completion_text(completion: Any) -> str:
     return "".join(texts)
 
 
-REQUIRED_COLUMNS = ("intervals", "anomaly_type", "length")
-"""Dataset columns every reward reads (``variates`` and ``series`` are optional)."""
-
-
-_SCORED_COLUMNS = (*REQUIRED_COLUMNS, "variates", "series")
+_SCORED_COLUMNS = (*REWARD_COLUMNS, *OPTIONAL_REWARD_COLUMNS)
 _last_scored: list[Any] = []
 """The last call's (completions, their texts, the column lists, scores). TRL calls each reward
 function of a step with the same list objects, so every completion is parsed once per step."""
@@ -81,7 +78,7 @@ def _scores(completions: Sequence, columns: dict[str, Any]) -> list[SampleScore]
 
 
 def _score_texts(texts: list[str], columns: dict[str, Any]) -> list[SampleScore]:
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    missing = [name for name in REWARD_COLUMNS if name not in columns]
     if missing:
         raise UserInputError(
             f"the reward functions need the dataset column(s) {', '.join(missing)}; "

@@ -12,13 +12,14 @@ import functools
 import os
 from pathlib import Path
 
+from anomseer.columns import row_features
 from data_gen.dataset_writer import ShardPlan, SplitSummary, write_split
-from data_gen.expert import warm_up
-from data_gen.families import generate_sample, sample_rng
+from data_gen.expert.panel import warm_up
 from data_gen.presets import Preset
 from data_gen.render import PlotRenderer, PlotStyle
-from data_gen.rows import anomaly_type_for, build_row, row_features
-from data_gen.sample import Sample
+from data_gen.rows import build_row
+from data_gen.synthetic.families import anomaly_type_for, generate_sample, sample_rng
+from data_gen.synthetic.sample import Sample
 
 
 def schedule(counts: dict[str, int]) -> list[tuple[str, int]]:

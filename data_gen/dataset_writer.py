@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anomseer.atomic_files import atomic_open
+from anomseer.columns import COLUMNS
 from anomseer.errors import UserInputError, first_line
 
 MANIFEST = "anomseer-dataset.json"
@@ -98,7 +99,7 @@ def write_split(
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out} is a file; give a folder for the dataset")
+        raise UserInputError(f"the output {out} is a file; give a folder for the dataset")
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(out)
@@ -213,10 +214,10 @@ def _read_manifest(out: Path) -> dict:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise UserInputError(
-            f"{path} is unreadable ({error}); remove it or use another --out"
+            f"{path} is unreadable ({error}); remove it or write to another folder"
         ) from None
     if not isinstance(manifest, dict):
-        raise UserInputError(f"{path} is not an anomseer dataset record; use another --out")
+        raise UserInputError(f"{path} is not an anomseer dataset record; write to another folder")
     return manifest
 
 
@@ -230,7 +231,7 @@ def _check_compatible(out: Path, plan: ShardPlan, manifest: dict, entry: dict) -
     if previous is None:
         raise UserInputError(
             f"{out}/data holds {plan.split} shards that anomseer did not record "
-            f"({existing[0]}, ...); use another --out or remove them"
+            f"({existing[0]}, ...); write to another folder or remove them"
         )
     changed = _differences(previous, entry)
     if changed:
@@ -238,8 +239,8 @@ def _check_compatible(out: Path, plan: ShardPlan, manifest: dict, entry: dict) -
         built = ", ".join(f"{k} {recipe[k]!r}" for k in ("preset", "seed") if k in recipe)
         raise UserInputError(
             f"{out} already holds split {plan.split!r} built with a different "
-            f"{', '.join(changed)} ({built or 'another recipe'}); use another --out, or delete "
-            f"{out}/data/{plan.split}-* to rebuild it"
+            f"{', '.join(changed)} ({built or 'another recipe'}); write to another folder, or "
+            f"delete {out}/data/{plan.split}-* to rebuild it"
         )
     expected = {plan.file_name(i) for i in range(plan.num_shards)}
     foreign = [name for name in existing if name not in expected]
@@ -314,12 +315,12 @@ def _card(title: str, description: str, manifest: dict, cache_key: str) -> str:
         lines += _count_table("family", entry.get("families", {}))
         lines += _count_table("anomaly type", entry.get("anomaly_types", {}))
     lines += [
-        'Load with `datasets.load_dataset("<this folder>", split="<split>")`. Columns: id, '
-        "family, anomaly_type, length, series, intervals, variates, image, prompt, completion, "
-        "expcot. Images are label-free plots; `completion` holds the expert chain of thought "
-        "and the truth. The YAML `description` is a digest of the shards: it keys `datasets`' "
-        "cache to them, so a rebuilt folder, or another folder of the same name, never loads "
-        "stale rows (anomseer's own loader keys the cache to the files themselves).",
+        'Load with `datasets.load_dataset("<this folder>", split="<split>")`. Columns: '
+        f"{', '.join(COLUMNS)}. Images are label-free plots; `completion` holds the expert "
+        "chain of thought and the truth. The YAML `description` is a digest of the shards: it "
+        "keys `datasets`' cache to them, so a rebuilt folder, or another folder of the same "
+        "name, never loads stale rows (anomseer's own loader keys the cache to the files "
+        "themselves).",
         "",
     ]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Expert chain of thought (ExpCoT, SPEC section 3): fluent, deterministic text written from the
 expert evidence and the truth. Every number in it comes from the series (through
-``data_gen.expert``) or from the truth intervals; nothing is random.
+``data_gen.expert.panel``) or from the truth intervals; nothing is random.
 
 The trace first reports each analysis of the panel (label-free: :func:`describe_evidence`),
 then ties the evidence to the labelled intervals and class (:func:`write_expcot`). It is the
@@ -15,15 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from anomseer.protocol import NORMAL_LABEL, normalize_label
-from data_gen.expert import (
-    GRADIENT_ORDER,
-    GRADIENT_WINDOW,
-    LOCAL_WINDOW,
-    SINE_EXCESS_THRESHOLD,
-    Evidence,
-    Span,
-    VariateEvidence,
-)
+from data_gen.expert.panel import GRADIENT_ORDER, GRADIENT_WINDOW, LOCAL_WINDOW, Evidence, Span
+from data_gen.expert.variates import SINE_EXCESS_THRESHOLD, VariateEvidence
 
 EXPCOT_STYLES = ("full", "brief")
 """``full``: every analysis of the panel, then the evidence per labelled interval (real

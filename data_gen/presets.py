@@ -16,7 +16,7 @@ A preset is ``recipes/data/<name>.yaml`` or any YAML path::
       irregular-vta-global: {length: 400, drop_ratio: [0.1, 0.2]}
 
 A family entry may set ``length``, ``num_per_family`` and any parameter of its generator
-(``data_gen.families.tunable_parameters`` lists them). One preset holds univariate or
+(``data_gen.synthetic.families.tunable_parameters`` lists them). One preset holds univariate or
 multivariate families, not both (a dataset column has one type).
 """
 
@@ -29,8 +29,8 @@ from pathlib import Path
 from anomseer.errors import UserInputError
 from anomseer.recipes import read_yaml, recipes_dir
 from data_gen.expcot import EXPCOT_STYLES
-from data_gen.families import family_of, resolve_parameters
 from data_gen.render import PAPER_STYLE, VISUALTIMEANOMALY_STYLE, PlotStyle
+from data_gen.synthetic.families import family_of, resolve_parameters
 
 NAMED_STYLES = {"paper": PAPER_STYLE, "visualtimeanomaly": VISUALTIMEANOMALY_STYLE}
 DATA_VERSION = 1
@@ -49,12 +49,17 @@ class FamilySpec:
 
 @dataclass(frozen=True)
 class SplitSpec:
+    """One split of a preset: its default seed and rows per family."""
+
     seed: int
     num_per_family: int
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A named data recipe: plot style, ExpCoT style, shard size, splits and families (all
+    univariate or all multivariate)."""
+
     name: str
     description: str
     style: PlotStyle
@@ -72,7 +77,7 @@ class Preset:
         spec = self.split(split)
         if num_per_family is not None:
             if num_per_family < 1:
-                raise UserInputError(f"--num-per-family must be positive, got {num_per_family}")
+                raise UserInputError(f"num_per_family must be positive, got {num_per_family}")
             return {f.name: num_per_family for f in self.families}
         return {f.name: f.num_per_family or spec.num_per_family for f in self.families}
 

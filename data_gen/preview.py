@@ -14,8 +14,8 @@ import numpy as np
 from anomseer.atomic_files import atomic_open
 from data_gen.build import make_sample
 from data_gen.presets import Preset
-from data_gen.rows import anomaly_type_for
-from data_gen.sample import Sample
+from data_gen.synthetic.families import anomaly_type_for
+from data_gen.synthetic.sample import Sample
 
 
 def preview_samples(

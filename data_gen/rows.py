@@ -1,4 +1,5 @@
-"""Dataset rows: any series plus its truth becomes one row with every column of DESIGN.md.
+"""Dataset rows: any series plus its truth becomes one row with every column of
+``anomseer.columns.COLUMNS`` (DESIGN.md).
 
 The synthetic builder and the real-benchmark converters both call :func:`build_row`, so a row
 means the same thing whatever produced it: a label-free image, the conversational prompt, the
@@ -15,35 +16,15 @@ from anomseer.protocol import (
     NORMAL_LABEL,
     build_messages,
     format_answer,
-    label_for_family,
     normalize_label,
 )
 from data_gen.expcot import EXPCOT_STYLES, write_brief_expcot, write_expcot, write_variate_expcot
-from data_gen.expert import DEFAULT_THRESHOLDS, Thresholds, analyze, analyze_variates
+from data_gen.expert.panel import DEFAULT_THRESHOLDS, Thresholds, analyze
+from data_gen.expert.variates import analyze_variates
 from data_gen.render import PlotRenderer, png_bytes
 
-COLUMNS = (
-    "id",
-    "family",
-    "anomaly_type",
-    "length",
-    "series",
-    "intervals",
-    "variates",
-    "image",
-    "prompt",
-    "completion",
-    "expcot",
-)
 PNG_COMPRESS_LEVEL = 1
 """zlib level of the stored PNGs: level 1 is about twice as fast as 6 and about 1 % larger."""
-
-
-def anomaly_type_for(
-    family: str, intervals: Sequence[Sequence[int]], variates: Sequence[int] = ()
-) -> str:
-    """The label of a generated sample: the family's label, or ``normal`` without truth."""
-    return label_for_family(family) if (len(intervals) or len(variates)) else NORMAL_LABEL
 
 
 def build_row(
@@ -115,31 +96,3 @@ def build_row(
         "expcot": expcot,
     }
 
-
-def row_features(multivariate: bool = False):
-    """The ``datasets.Features`` of rows from :func:`build_row` (``multivariate`` selects the
-    ``series`` type: one dataset holds one kind)."""
-    from datasets import Features, Image, List, Value
-
-    message = List(
-        {
-            "role": Value("string"),
-            "content": List({"type": Value("string"), "text": Value("string")}),
-        }
-    )
-    series = List(List(Value("float64"))) if multivariate else List(Value("float64"))
-    return Features(
-        {
-            "id": Value("string"),
-            "family": Value("string"),
-            "anomaly_type": Value("string"),
-            "length": Value("int32"),
-            "series": series,
-            "intervals": List(List(Value("int32"))),
-            "variates": List(Value("int32")),
-            "image": Image(),
-            "prompt": message,
-            "completion": message,
-            "expcot": Value("string"),
-        }
-    )

@@ -29,10 +29,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def agreement(per_family: int, seed: int) -> list[tuple[str, str, int, Counter]]:
     """(family, true label, anomalous series, expert labels) per univariate family."""
-    from anomseer.protocol import label_for_family
     from data_gen.benchmarks.expert_label import expert_label
     from data_gen.benchmarks.windows import scale_window
-    from data_gen.families import FAMILIES, generate_sample, resolve_parameters, sample_rng
+    from data_gen.synthetic.families import (
+        FAMILIES,
+        generate_sample,
+        label_for_family,
+        resolve_parameters,
+        sample_rng,
+    )
 
     results = []
     for name, family in FAMILIES.items():
@@ -69,7 +74,7 @@ def long_series(length: int, seed: int):
 def throughput(length: int, seed: int) -> tuple[int, float]:
     """(rows, seconds) to scan and build every window of one UCR-layout file."""
     from data_gen.benchmarks.convert import ConvertOptions, inventory_rows, scan
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     warm_up()
     values, start = long_series(length, seed)

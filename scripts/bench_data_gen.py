@@ -62,7 +62,7 @@ _JOB: tuple = ()
 def _init_worker(job: tuple) -> None:
     global _JOB
     _JOB = job
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     warm_up()
     _rows_job(range(0, 8))  # first figure, first analyses: not part of the steady state
@@ -93,9 +93,9 @@ def stage_breakdown_ms(job: tuple, rows: int) -> dict[str, float]:
     """Median milliseconds per sample of each stage, in this process."""
     from data_gen.build import make_sample, renderer_for, schedule
     from data_gen.expcot import write_expcot
-    from data_gen.expert import analyze
+    from data_gen.expert.panel import analyze
     from data_gen.render import png_bytes
-    from data_gen.rows import anomaly_type_for
+    from data_gen.synthetic.families import anomaly_type_for
 
     preset, split, seed, counts = job
     order = schedule(dict(counts))[:rows]
@@ -128,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from data_gen.build import make_sample
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
     from data_gen.presets import load_preset
 
     preset = load_preset("anomllm")

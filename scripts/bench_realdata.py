@@ -9,7 +9,8 @@ For each benchmark in ``shared/realdata`` (NAB, UCR, TSB-AD-U, TSB-UAD samples):
    overlapping pairs, labelled points scored twice, anomalies that fit a window with context
    but lie whole in none.
 2. Expert baseline. Every window (min-max scaled as the rows are) is answered by
-   ``data_gen.expert.expert_detect`` and scored by ``anomseer.metrics.score_completion`` as the
+   ``data_gen.expert.detector.expert_detect`` and scored by
+   ``anomseer.metrics.score_completion`` as the
    evaluator does: *before* with the default thresholds on the old windows, then the default
    thresholds on the new windows, then (*after*) the thresholds calibrated on the rest of the
    series (``data_gen.benchmarks.convert.window_thresholds``). Reported: the share of anomaly-free
@@ -65,7 +66,8 @@ def placement(inventory, windows) -> dict[str, int]:
     """The window counts of part 1."""
     import numpy as np
 
-    from data_gen.benchmarks.windows import clip_intervals, context_points, cuts_an_anomaly
+    from anomseer.intervals import clip_intervals, cuts_an_anomaly
+    from data_gen.benchmarks.windows import context_points
 
     room = WINDOW - 2 * context_points(WINDOW)
     counts = dict.fromkeys(("windows", "anomalous", "cut", "overlaps", "twice", "split"), 0)
@@ -92,11 +94,13 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
     """(share of anomaly-free windows called normal, mean Aff-F1, mean Aff-F1 on anomalous)."""
     import numpy as np
 
+    from anomseer.intervals import clip_intervals
     from anomseer.metrics import score_completion
     from anomseer.protocol import NORMAL_LABEL, format_answer
     from data_gen.benchmarks.convert import WindowRef, window_thresholds
-    from data_gen.benchmarks.windows import clip_intervals, scale_window
-    from data_gen.expert import DEFAULT_THRESHOLDS, expert_detect
+    from data_gen.benchmarks.windows import scale_window
+    from data_gen.expert.detector import expert_detect
+    from data_gen.expert.panel import DEFAULT_THRESHOLDS
 
     options = inventory.options
     source = (options.format, inventory.root, inventory.files, options.read_options)
@@ -128,7 +132,7 @@ def expert_scores(inventory, windows, calibrated: bool) -> tuple[float, float, f
 
 def main() -> None:
     from data_gen.benchmarks.convert import ConvertOptions, scan
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"

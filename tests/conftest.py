@@ -28,7 +28,7 @@ def expert_ready():
     torch keeps one thread (numba's OpenMP layer raises it to every core)."""
     import torch
 
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     warm_up()
     torch.set_num_threads(1)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 def main() -> int:
     from anomseer.cli import main as anomseer
-    from data_gen import expert
+    from data_gen.expert import panel
 
     stump_call, marker = int(sys.argv[1]), Path(sys.argv[2])
-    stumpy = expert._stumpy()
+    stumpy = panel._stumpy()
     real_stump = stumpy.stump
     calls, durations = [0], []
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import build_messages, format_answer, label_for_family
+from anomseer.columns import row_features
+from anomseer.protocol import build_messages, format_answer
+from data_gen.synthetic.families import label_for_family
 
 LENGTH = 1000
 
@@ -71,27 +73,9 @@ def write_sft_dataset(
 ) -> Path:
     """Write ``count`` rows as ``out/data/<split>-00000-of-00001.parquet``; ``drop`` removes
     columns (to build bad input). Returns ``out``."""
-    from datasets import Dataset, Features, Image, List, Value
+    from datasets import Dataset
 
-    message = {
-        "role": Value("string"),
-        "content": List({"type": Value("string"), "text": Value("string")}),
-    }
-    features = Features(
-        {
-            "id": Value("string"),
-            "family": Value("string"),
-            "anomaly_type": Value("string"),
-            "length": Value("int32"),
-            "series": List(Value("float64")),
-            "intervals": List(List(Value("int32"))),
-            "variates": List(Value("int32")),
-            "image": Image(),
-            "prompt": List(message),
-            "completion": List(message),
-            "expcot": Value("string"),
-        }
-    )
+    features = row_features()
     rows = sft_rows(count, seed)
     columns = {name: [row[name] for row in rows] for name in features}
     dataset = Dataset.from_dict(columns, features=features).remove_columns(list(drop))

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from anomseer.cli import build_parser, main
+from anomseer.columns import COLUMNS, SOURCE_COLUMNS
 from anomseer.errors import UserInputError
+from anomseer.intervals import cuts_an_anomaly
 from anomseer.protocol import parse_answer
 from data_gen.benchmarks import FORMATS, reader
 from data_gen.benchmarks.convert import (
-    EXTRA_COLUMNS,
     SCALES,
     STYLES,
     WINDOWINGS,
@@ -27,20 +28,16 @@ from data_gen.benchmarks.pickled import load_data_pkl
 from data_gen.benchmarks.source import (
     SourceError,
     irregular_steps,
-    mask_intervals,
     truth_intervals,
 )
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS, parse_name
 from data_gen.benchmarks.windows import (
     anomaly_aware_windows,
-    clip_intervals,
     context_points,
-    cuts_an_anomaly,
     keep_normal,
     scale_window,
     window_offsets,
 )
-from data_gen.rows import COLUMNS
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 
@@ -121,23 +118,10 @@ def test_anomaly_aware_windows_hold_each_anomaly_with_context_and_never_overlap(
     assert anomaly_aware_windows(0, 2050, 1000, [(2020, 2050)], rng, 40)[-1] == (1050, 1000)
 
 
-def test_cuts_an_anomaly_only_when_it_crosses_an_edge():
-    truth = [(90, 110), (300, 310)]
-    assert cuts_an_anomaly(truth, 100, 100) and cuts_an_anomaly(truth, 0, 100)
-    assert not cuts_an_anomaly(truth, 110, 190) and not cuts_an_anomaly(truth, 80, 40)
-
-
 def test_irregular_steps_name_gaps_and_repeats_in_typical_steps():
     times = np.array([0, 5, 10, 15, 45, 50, 50, 55])
     assert irregular_steps(times) == [(4, 6.0), (6, 0.0)]
     assert irregular_steps(np.arange(0, 50, 5)) == []
-
-
-def test_clip_intervals_shifts_to_window_coordinates():
-    truth = [(5, 15), (95, 105), (120, 121), (199, 260)]
-    assert clip_intervals(truth, 0, 100) == [(5, 15), (95, 100)]
-    assert clip_intervals(truth, 100, 100) == [(0, 5), (20, 21), (99, 100)]
-    assert clip_intervals(truth, 300, 100) == []
 
 
 def test_keep_normal_hits_the_ratio_and_is_seeded():
@@ -160,9 +144,7 @@ def test_scale_window_maps_finite_values_to_minus_one_one():
     np.testing.assert_array_equal(grid, [[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 
 
-def test_mask_and_pickled_truth_become_half_open_intervals():
-    mask = np.array([0, 1, 1, 0, 0, 1, 0, 1], dtype=bool)
-    assert mask_intervals(mask) == [(1, 3), (5, 6), (7, 8)]
+def test_pickled_truth_becomes_half_open_intervals():
     assert truth_intervals([7, 3, 4], 10) == [(3, 5), (7, 8)]  # point p is [p, p+1)
     assert truth_intervals([(2, 6), [8, 10]], 10) == [(2, 6), (8, 10)]
     with pytest.raises(SourceError, match="does not fit"):
@@ -315,7 +297,7 @@ def test_file_list_and_windowing_options_are_checked(tmp_path):
         scan(
             tmp_path / "data", dataclasses.replace(listed, file_list=str(tmp_path / "data" / name))
         )
-    with pytest.raises(UserInputError, match="--windowing grid"):
+    with pytest.raises(UserInputError, match="choose windowing 'grid'"):
         ConvertOptions("nab", stride=50, windowing="anomaly-aware")
     assert ConvertOptions("nab", stride=50).effective_windowing == "grid"
     assert ConvertOptions("nab").effective_style == "real"
@@ -557,7 +539,7 @@ def test_cli_converts_the_rest_lists_bad_files_and_records_the_card(tmp_path, ca
     assert main(arguments) == 0
     assert "1 of 3 files could not be read" in capsys.readouterr().err
     dataset = datasets.load_dataset(str(out), split="eval")
-    assert dataset.column_names == [*COLUMNS, *EXTRA_COLUMNS]
+    assert dataset.column_names == [*COLUMNS, *SOURCE_COLUMNS]
     assert dataset.features["offset"].dtype == "int64"
     anomalous = [r for r in dataset if r["intervals"]]
     assert len(anomalous) == 2 and len(dataset) == 4  # half the rows anomaly-free
@@ -587,7 +569,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert main([*base, "--format", "ucr", "--input", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--format", "ucr", "--input", str(tmp_path), "--window", "10"]) == 2
-    assert "--window must be at least 40" in capsys.readouterr().err
+    assert "window must be at least 40 points" in capsys.readouterr().err
     assert main([*base, "--format", "ucr", "--input", str(tmp_path)]) == 2
     assert "no *.txt files under" in capsys.readouterr().err
     (tmp_path / "x/train").mkdir(parents=True)
@@ -597,4 +579,4 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert main([*base, "--format", "nab", "--input", str(tmp_path)]) == 2
     assert "has no data/ folder" in capsys.readouterr().err
     assert main([*base, "--format", "ucr", "--input", str(tmp_path), "--normal-ratio", "1"]) == 2
-    assert "--normal-ratio must be in [0, 1)" in capsys.readouterr().err
+    assert "normal_ratio must be in [0, 1)" in capsys.readouterr().err

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from anomseer.cli import main
+from anomseer.columns import COLUMNS
 from anomseer.errors import UserInputError
 from anomseer.protocol import parse_answer
 from data_gen import build
 from data_gen.build import build_split, schedule
 from data_gen.presets import load_preset, parse_preset
 from data_gen.render import PlotRenderer
-from data_gen.rows import COLUMNS, build_row
+from data_gen.rows import build_row
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 

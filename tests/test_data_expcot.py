@@ -14,8 +14,9 @@ from data_gen.expcot import (
     write_expcot,
     write_variate_expcot,
 )
-from data_gen.expert import analyze, analyze_variates, matrix_profile
-from data_gen.families import family_of, generate_sample, resolve_parameters, sample_rng
+from data_gen.expert.panel import analyze, matrix_profile
+from data_gen.expert.variates import analyze_variates
+from data_gen.synthetic.families import family_of, generate_sample, resolve_parameters, sample_rng
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 
@@ -109,7 +110,7 @@ def test_expcot_numbers_are_recomputed_from_the_series(family, index):
     sample = _sample(family, index)
     label = "normal"
     if sample.intervals:
-        from anomseer.protocol import label_for_family
+        from data_gen.synthetic.families import label_for_family
 
         label = label_for_family(family)
     evidence = analyze(sample.series)

@@ -4,18 +4,19 @@ import numpy as np
 import pytest
 
 from anomseer.errors import UserInputError
-from anomseer.protocol import FAMILY_LABELS, label_for_family
-from data_gen import anomllm, visualtimeanomaly
-from data_gen.families import (
+from anomseer.protocol import LABELS
+from data_gen.synthetic import anomllm, visualtimeanomaly
+from data_gen.synthetic.families import (
     FAMILIES,
+    anomaly_type_for,
     family_of,
     generate_sample,
+    label_for_family,
     resolve_parameters,
     sample_rng,
     tunable_parameters,
 )
-from data_gen.placement import exponential_intervals
-from data_gen.rows import anomaly_type_for
+from data_gen.synthetic.placement import ExponentialPlacement, exponential_intervals
 
 UNIVARIATE = [name for name, family in FAMILIES.items() if not family.multivariate]
 MULTIVARIATE = [name for name, family in FAMILIES.items() if family.multivariate]
@@ -40,24 +41,20 @@ class _ScriptedRng:
 def test_exponential_placement_hand_checked():
     # gaps floored at 10, anomalies floored at 5: 5 -> 10, 3 -> 5, 300, 40, then 2000 ends it
     rng = _ScriptedRng([5.0, 3.0, 300.0, 40.0, 2000.0])
-    intervals = exponential_intervals(
-        rng, 1000, normal_rate=800, anomaly_rate=20, min_anomaly=5, min_normal=10
-    )
+    placement = ExponentialPlacement(normal_rate=800, anomaly_rate=20, min_anomaly=5, min_normal=10)
+    intervals = exponential_intervals(rng, 1000, placement)
     assert intervals == [(10, 15), (315, 355)]
     # the last anomaly is cut at the series end
     rng = _ScriptedRng([990.0, 50.0, 10.0])
-    cut = exponential_intervals(
-        rng, 1000, normal_rate=800, anomaly_rate=20, min_anomaly=5, min_normal=10
-    )
+    cut = exponential_intervals(rng, 1000, placement)
     assert cut == [(990, 1000)]
 
 
 def test_exponential_placement_respects_floors_and_cap():
     for index in range(50):
         rng = sample_rng(1, "train", "placement", index)
-        spans = exponential_intervals(
-            rng, 1000, normal_rate=50, anomaly_rate=10, min_anomaly=5, min_normal=20
-        )
+        placement = ExponentialPlacement(50, 10, min_anomaly=5, min_normal=20)
+        spans = exponential_intervals(rng, 1000, placement)
         assert len(spans) <= 8
         previous_end = 0
         for start, end in spans:
@@ -67,7 +64,7 @@ def test_exponential_placement_respects_floors_and_cap():
 
 
 def test_every_family_is_registered_with_its_spec_label():
-    assert set(FAMILIES) == set(FAMILY_LABELS)
+    assert {family.label for family in FAMILIES.values()} <= set(LABELS)
     # SPEC section 9: the noisy and flat variants map to their base family's class
     expected = {
         "noisy-point": "contextual point",
@@ -80,6 +77,9 @@ def test_every_family_is_registered_with_its_spec_label():
     for family, label in expected.items():
         assert anomaly_type_for(family, [(1, 2)]) == label == label_for_family(family)
     assert anomaly_type_for("noisy-point", []) == "normal"
+    assert label_for_family("vta-random-walk") == "shapelet"
+    with pytest.raises(UserInputError, match="unknown family 'sparkles'"):
+        label_for_family("sparkles")
 
 
 @pytest.mark.parametrize("name", UNIVARIATE + MULTIVARIATE)
@@ -258,6 +258,18 @@ def test_parameters_are_checked():
 
 def test_generators_need_a_known_shape():
     with pytest.raises(ValueError, match="unknown variate shape"):
-        visualtimeanomaly.variate_wise_series(np.random.default_rng(0), 200, "circle")
-    sample = anomllm.range_series(np.random.default_rng(0), 100, normal_rate=1e6)
+        visualtimeanomaly.variate_wise_series(
+            np.random.default_rng(0), 200, "circle", visualtimeanomaly.VariateParameters()
+        )
+    sparse = anomllm.RangeParameters(placement=ExponentialPlacement(1e6, 20.0, 5, 10))
+    sample = anomllm.range_series(np.random.default_rng(0), 100, sparse)
     assert sample.intervals == [] and sample.variates == []
+
+
+def test_flat_overrides_reach_the_nested_placement():
+    parameters = resolve_parameters("freq", 1000, {"min_normal": 900, "factor": 2})
+    assert parameters["min_normal"] == 900 and parameters["normal_rate"] == 450.0
+    for index in range(5):
+        sample = _sample("freq", index, min_normal=900)
+        assert all(start >= 900 for start, _ in sample.intervals)
+        assert len(sample.intervals) <= 1

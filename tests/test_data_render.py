@@ -5,6 +5,7 @@ import inspect
 import numpy as np
 import pytest
 
+from anomseer.intervals import mask_to_intervals
 from data_gen.render import (
     PAPER_STYLE,
     VISUALTIMEANOMALY_STYLE,
@@ -67,8 +68,19 @@ def test_nan_points_leave_gaps():
 def test_vta_style_ticks_every_50_and_data_limits():
     assert data_limits(np.array([0.0, 1.0, np.nan])) == pytest.approx((-0.05, 1.05))
     assert data_limits(np.array([np.nan])) == (-1.0, 1.0)
-    image = PlotRenderer(VISUALTIMEANOMALY_STYLE).render(_series(400) * 5)
+    # 1000 points: matplotlib's own ticks would be every 200
+    image = PlotRenderer(VISUALTIMEANOMALY_STYLE).render(_series(1000) * 5)
     assert image.size == (1000, 200)
+    # the frame: the darkest row of the lower half (bottom spine), the two darkest columns
+    dark = (np.asarray(image) < 100).all(axis=2)
+    half = dark.shape[0] // 2
+    bottom = half + int(np.argmax(dark[half:].sum(axis=1)))
+    left, right = sorted(np.argsort(dark.sum(axis=0))[-2:])
+    # tick marks hang below the bottom spine at x = 0, 50, ..., 1000
+    ticks = [(s + e - 1) / 2 for s, e in mask_to_intervals(dark[bottom + 2])]
+    expected = left + np.arange(0, 1001, 50) / 1000 * (right - left)
+    assert len(ticks) == len(expected)
+    np.testing.assert_allclose(ticks, expected, atol=1.5)
 
 
 def test_bad_input_and_png():

@@ -17,13 +17,9 @@ from anomseer.metrics import (
     class_accuracy,
     class_macro_f1,
     harmonic_f1,
-    intervals_to_mask,
     is_multivariate_row,
-    mask_to_intervals,
-    normalize_intervals,
     point_adjusted_f1,
     point_precision_recall_f1,
-    remove_missing,
     score_completion,
     score_sample,
     set_precision_recall_f1,
@@ -135,7 +131,6 @@ def test_perfect_prediction_scores_one(case):
 
 def test_unsorted_touching_and_out_of_range_intervals_are_normalised():
     messy = [(30, 40), (12, 15), (15, 18), (90, 140), (-5, 2)]
-    assert normalize_intervals(messy, 100) == [(0, 2), (12, 18), (30, 40), (90, 100)]
     assert affiliation_precision_recall(messy, [(10, 20)], 100) == affiliation_precision_recall(
         [(0, 2), (12, 18), (30, 40), (90, 100)], [(10, 20)], 100
     )
@@ -167,22 +162,6 @@ def test_set_scores_and_harmonic_f1():
     assert harmonic_f1(0.0, 0.0) == 0.0
     assert harmonic_f1(math.nan, 1.0) == 0.0
     assert harmonic_f1(1.0, 0.992) == pytest.approx(2 * 0.992 / 1.992)
-
-
-@given(interval_lists(200))
-def test_mask_round_trip(intervals):
-    merged = normalize_intervals(intervals, 200)
-    assert mask_to_intervals(intervals_to_mask(merged, 200)) == merged
-
-
-def test_remove_missing_reindexes_the_kept_points():
-    missing = np.zeros(10, dtype=bool)
-    missing[[2, 3]] = True
-    assert remove_missing([(4, 6)], 10, missing) == ([(2, 4)], 8)
-    assert remove_missing([(1, 5)], 10, missing) == ([(1, 3)], 8)
-    assert remove_missing([(2, 4)], 10, missing) == ([], 8)
-    with pytest.raises(ValueError, match="length 12"):
-        remove_missing([(1, 5)], 12, missing)
 
 
 # ----------------------------------------------------------------------------- classes

@@ -5,7 +5,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anomseer.protocol import (
-    FAMILY_LABELS,
     LABELS,
     MAX_ANSWER_CHARS,
     MAX_ITEMS,
@@ -13,7 +12,6 @@ from anomseer.protocol import (
     build_messages,
     build_prompt,
     format_answer,
-    label_for_family,
     normalize_label,
     parse_answer,
 )
@@ -214,17 +212,6 @@ def test_non_string_input():
 )
 def test_normalize_label(raw, label):
     assert normalize_label(raw) == label
-
-
-def test_family_labels_fix_the_reference_defect():
-    assert label_for_family("noisy-point") == "contextual point"
-    assert label_for_family("noisy-freq") == "seasonal"
-    assert label_for_family("noisy-trend") == "trend"
-    assert label_for_family("flat-trend") == "trend"
-    assert label_for_family("irregular-vta-seasonal") == "seasonal"
-    assert set(FAMILY_LABELS.values()) <= set(LABELS)
-    with pytest.raises(KeyError, match="unknown family"):
-        label_for_family("sparkles")
 
 
 def test_prompt_states_length_and_classes():

@@ -11,6 +11,7 @@ import pytest
 
 from anomseer.evaluation.backends.base import EvalRequest
 from anomseer.evaluation.backends.expert import ExpertBackend
+from anomseer.intervals import clip_intervals, cuts_an_anomaly
 from anomseer.protocol import NORMAL_LABEL, parse_answer
 from data_gen.benchmarks.convert import (
     ConvertOptions,
@@ -21,12 +22,11 @@ from data_gen.benchmarks.convert import (
     write_dataset,
 )
 from data_gen.benchmarks.windows import (
-    clip_intervals,
     context_points,
-    cuts_an_anomaly,
     scale_window,
 )
-from data_gen.expert import DEFAULT_THRESHOLDS, expert_detect
+from data_gen.expert.detector import expert_detect
+from data_gen.expert.panel import DEFAULT_THRESHOLDS
 from data_gen.render import PAPER_STYLE, REAL_DATA_STYLE, PlotRenderer
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"

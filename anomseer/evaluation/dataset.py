@@ -1,4 +1,4 @@
-"""Evaluation data: the columns every evaluation reads and the id check that keeps resumable
+"""Evaluation data: the id check that keeps resumable
 predictions keyed one row each (loading is :mod:`anomseer.dataset_loading`)."""
 
 from __future__ import annotations
@@ -6,12 +6,6 @@ from __future__ import annotations
 from collections import Counter
 
 from anomseer.errors import UserInputError
-
-SCORING_COLUMNS = ("id", "family", "anomaly_type", "length", "intervals", "series")
-"""Columns every evaluation reads (DESIGN.md); ``variates`` is read when present."""
-OPTIONAL_COLUMNS = ("variates", "expert_thresholds", "type_source")
-"""``type_source`` = ``expert`` marks a converted row whose anomaly type is the expert panel's
-reading (data_gen.benchmarks.expert_label); the report says so."""
 
 
 def check_unique_ids(ids: list[str], data: object) -> None:

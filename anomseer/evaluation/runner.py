@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from anomseer.atomic_files import write_atomic
 from anomseer.bootstrap import BOOTSTRAP_SETTINGS, group_intervals
+from anomseer.columns import OPTIONAL_SCORING_COLUMNS, SCORING_COLUMNS
 from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError, first_line
 from anomseer.evaluation.backends import (
@@ -26,7 +27,7 @@ from anomseer.evaluation.backends import (
     backend_class,
     load_backend,
 )
-from anomseer.evaluation.dataset import OPTIONAL_COLUMNS, SCORING_COLUMNS, check_unique_ids
+from anomseer.evaluation.dataset import check_unique_ids
 from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
 from anomseer.metrics import SampleScore, aggregate_scores, score_completion
@@ -96,7 +97,7 @@ def evaluate(
     pending = _pending(ids, log, engine.n, retry_failed)
     if pending:
         (out / METRICS_FILE).unlink(missing_ok=True)
-    present = [c for c in (*needed, *OPTIONAL_COLUMNS) if c in dataset.column_names]
+    present = [c for c in (*needed, *OPTIONAL_SCORING_COLUMNS) if c in dataset.column_names]
     rows = dataset.select_columns(present)
     try:
         _answer(

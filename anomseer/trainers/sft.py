@@ -24,6 +24,7 @@ import torch
 from trl import SFTConfig, SFTTrainer
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
+from anomseer.columns import SFT_COLUMNS
 from anomseer.errors import UserInputError
 from anomseer.trainers.arguments import (
     DatasetArguments,
@@ -36,7 +37,7 @@ from anomseer.trainers.arguments import (
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.run_record import RunRecordCallback
-from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_training_splits
+from anomseer.trainers.training_data import check_max_length, load_training_splits
 
 
 @dataclass

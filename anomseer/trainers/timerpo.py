@@ -35,6 +35,7 @@ import torch
 from trl import GRPOConfig, GRPOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 
+from anomseer.columns import EXPCOT_COLUMN, timerpo_columns
 from anomseer.errors import UserInputError
 from anomseer.grounding import (
     MARGINALS,
@@ -51,7 +52,6 @@ from anomseer.projection import (
     orthogonalize_advantages,
     project_gradients_,
 )
-from anomseer.rewards import REQUIRED_COLUMNS as REWARD_COLUMNS
 from anomseer.rewards import get_reward_funcs
 from anomseer.trainers.arguments import (
     DatasetArguments,
@@ -82,7 +82,6 @@ PROJECTIONS = ("advantage", "gradient", "none")
 OT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 DEFAULT_REWARDS = ("localization", "class", "format")
 DEFAULT_REWARD_WEIGHTS = (0.7, 0.2, 0.1)
-EXPCOT_COLUMN = "expcot"
 
 
 @dataclass
@@ -610,19 +609,13 @@ def _expcot_text(row: dict[str, Any]) -> str:
     return text
 
 
-def dataset_columns(config: TimerPOConfig) -> tuple[str, ...]:
-    """Columns a TimerPO dataset needs: the plot, the prompt, what the rewards read, and the
-    ExpCoT unless grounding is off."""
-    grounded = (EXPCOT_COLUMN,) if config.grounding != "none" else ()
-    return ("image", "prompt", *REWARD_COLUMNS, *grounded)
-
-
 def train(config: TimerPOConfig) -> TimerPOTrainer:
     """Run TimerPO as ``config`` says, save the final model and processor to ``output_dir``, and
     return the trainer. The data is checked before the model is loaded."""
     resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
     purpose = f"TimerPO with grounding={config.grounding}"
-    train_dataset, eval_dataset = load_training_splits(config, dataset_columns(config), purpose)
+    columns = timerpo_columns(grounded=config.grounding != "none")
+    train_dataset, eval_dataset = load_training_splits(config, columns, purpose)
     model, processor, peft_config = load_for_training(config, config.trust_remote_code)
     trainer = TimerPOTrainer(
         model=model,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from anomseer.columns import SFT_COLUMNS
 from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SFT_COLUMNS = ("image", "prompt", "completion")
-"""Columns SFT reads: the label-free plot, the conversational prompt and the target answer."""
 
 
 def load_training_splits(

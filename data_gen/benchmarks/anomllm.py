@@ -13,35 +13,27 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import FAMILY_LABELS, NORMAL_LABEL, label_for_family
-from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl, series_array
+from data_gen.benchmarks import pickled
+from data_gen.benchmarks.pickled import layout_type, load_data_pkl, read_each, series_array
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
+from data_gen.synthetic.families import FAMILIES as SYNTHETIC_FAMILIES
+from data_gen.synthetic.families import anomaly_type_for
 
-FILE_DEPTH = 3
-FAMILIES = tuple(name for name in FAMILY_LABELS if not name.startswith("vta-"))
-
-
-def find(root: Path, options: ReadOptions) -> list[Path]:
-    return find_data_files(root, options.split)
+FILE_DEPTH = pickled.FILE_DEPTH
+find = pickled.find
+FAMILIES = tuple(name for name in SYNTHETIC_FAMILIES if not name.startswith("vta-"))
 
 
 def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
-    family = layout_type(path)
-    if family not in FAMILIES:
-        raise SourceError(
-            f"the family folder {family!r} is not an AnomLLM family ({', '.join(FAMILIES)})"
-        )
-    data = load_data_pkl(path)
-    found = []
-    for index, (series, anom) in enumerate(zip(data["series"], data["anom"], strict=True)):
-        try:
-            values = _univariate(series)
-            intervals = truth_intervals(_one_sensor(anom), values.size)
-        except SourceError as error:
-            raise SourceError(f"series {index}: {error}") from None
-        label = label_for_family(family) if intervals else NORMAL_LABEL
-        found.append(SourceSeries(values, family, intervals, anomaly_type=label, index=index))
-    return found
+    family = layout_type(path, FAMILIES, "an AnomLLM family")
+
+    def read_one(index: int, series: object, anom: object) -> SourceSeries:
+        values = _univariate(series)
+        intervals = truth_intervals(_one_sensor(anom), values.size)
+        label = anomaly_type_for(family, intervals)
+        return SourceSeries(values, family, intervals, anomaly_type=label, index=index)
+
+    return read_each(load_data_pkl(path), read_one)
 
 
 def _univariate(series: object) -> np.ndarray:

@@ -21,21 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
+from anomseer.columns import converted_features
 from anomseer.errors import UserInputError
+from anomseer.intervals import clip_intervals
 from anomseer.protocol import NORMAL_LABEL
 from data_gen.benchmarks import FORMATS, PICKLED_FORMATS, UNTYPED_FORMATS, reader
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, read_csv_columns
 from data_gen.benchmarks.ucr import INDEX_CONVENTIONS
 from data_gen.benchmarks.windows import (
     anomaly_aware_windows,
-    clip_intervals,
     context_points,
     keep_normal,
     scale_window,
     window_offsets,
 )
 from data_gen.dataset_writer import ShardPlan, SplitSummary, write_split
-from data_gen.expert import MIN_DISCORD_WINDOW, Thresholds
+from data_gen.expert.panel import MIN_DISCORD_WINDOW, Thresholds
 from data_gen.render import PAPER_STYLE, REAL_DATA_STYLE, VISUALTIMEANOMALY_STYLE
 
 MIN_WINDOW = 4 * MIN_DISCORD_WINDOW
@@ -52,17 +53,6 @@ WINDOWINGS = ("anomaly-aware", "grid")
 THRESHOLD_NAMES = tuple(field.name for field in dataclasses.fields(Thresholds))
 TRAIN_SPLIT = "train"
 """The split that takes a source's published train part; every other split starts after it."""
-EXTRA_COLUMNS = (
-    "source_file",
-    "source_index",
-    "offset",
-    "type_source",
-    "expert_thresholds",
-    "time_gaps",
-)
-"""Columns after ``data_gen.rows.COLUMNS`` that map a row back to its source."""
-
-
 @dataclass(frozen=True)
 class ConvertOptions:
     """What a conversion does. ``windowing`` None is anomaly-aware unless a ``stride`` asks for
@@ -86,33 +76,33 @@ class ConvertOptions:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise UserInputError(f"unknown --format {self.format!r}; use {', '.join(FORMATS)}")
+            raise UserInputError(f"unknown format {self.format!r}; use {', '.join(FORMATS)}")
         if self.window < MIN_WINDOW:
-            raise UserInputError(f"--window must be at least {MIN_WINDOW}, got {self.window}")
+            raise UserInputError(f"window must be at least {MIN_WINDOW} points, got {self.window}")
         if self.stride is not None and self.stride < 1:
-            raise UserInputError(f"--stride must be positive, got {self.stride}")
+            raise UserInputError(f"stride must be positive, got {self.stride}")
         if self.normal_ratio is not None and not 0.0 <= self.normal_ratio < 1.0:
             raise UserInputError(
-                f"--normal-ratio must be in [0, 1), got {self.normal_ratio}; leave it out to "
+                f"normal_ratio must be in [0, 1), got {self.normal_ratio}; leave it unset to "
                 "keep every window"
             )
         if self.seed < 0:
-            raise UserInputError(f"--seed must be non-negative, got {self.seed}")
+            raise UserInputError(f"seed must be non-negative, got {self.seed}")
         if self.ucr_index not in INDEX_CONVENTIONS:
             raise UserInputError(
-                f"unknown --ucr-index {self.ucr_index!r}; use {', '.join(INDEX_CONVENTIONS)}"
+                f"unknown ucr_index {self.ucr_index!r}; use {', '.join(INDEX_CONVENTIONS)}"
             )
         if self.scale is not None and self.scale not in SCALES:
-            raise UserInputError(f"unknown --scale {self.scale!r}; use {', '.join(SCALES)}")
+            raise UserInputError(f"unknown scale {self.scale!r}; use {', '.join(SCALES)}")
         if self.style is not None and self.style not in STYLES:
-            raise UserInputError(f"unknown --style {self.style!r}; use {', '.join(STYLES)}")
+            raise UserInputError(f"unknown style {self.style!r}; use {', '.join(STYLES)}")
         if self.windowing is not None and self.windowing not in WINDOWINGS:
             raise UserInputError(
-                f"unknown --windowing {self.windowing!r}; use {', '.join(WINDOWINGS)}"
+                f"unknown windowing {self.windowing!r}; use {', '.join(WINDOWINGS)}"
             )
         if self.stride is not None and self.windowing == "anomaly-aware":
             raise UserInputError(
-                "--stride places windows on a grid; drop it or pass --windowing grid"
+                "a stride places windows on a grid; leave it unset or choose windowing 'grid'"
             )
 
     @property
@@ -197,7 +187,7 @@ def scan(
     module = reader(options.format)
     given = Path(input_path).expanduser()
     if not given.exists():
-        raise UserInputError(f"--input {given} does not exist")
+        raise UserInputError(f"the input {given} does not exist")
     given = given.resolve()
     if given.is_dir():
         root, paths = given, module.find(given, options.read_options)
@@ -206,7 +196,7 @@ def scan(
         paths, not_listed = _listed(paths, options.file_list)
     elif module.FILE_DEPTH is None:
         raise UserInputError(
-            f"--input for {options.format} must be a folder in its layout, not the file {given}"
+            f"the input for {options.format} must be a folder in its layout, not the file {given}"
         )
     else:
         root, paths = given.parents[min(module.FILE_DEPTH, len(given.parents)) - 1], [given]
@@ -296,17 +286,17 @@ def _listed(paths: list[Path], file_list: str | None) -> tuple[list[Path], list[
     try:
         names = read_csv_columns(list_path, ("file_name",))["file_name"]
     except OSError as error:
-        raise UserInputError(f"--file-list {list_path} cannot be read ({error})") from None
+        raise UserInputError(f"the file list {list_path} cannot be read ({error})") from None
     except SourceError as error:
         raise UserInputError(
-            f"--file-list {list_path}: {error}; it must be a CSV with a file_name column like "
+            f"the file list {list_path}: {error}; it must be a CSV with a file_name column like "
             "TSB-AD's File_List/TSB-AD-U-Eva.csv"
         ) from None
     wanted = {name.strip() for name in names}
     kept = [path for path in paths if path.name in wanted]
     if not kept:
         raise UserInputError(
-            f"none of the {len(paths)} files found is named in --file-list {list_path}; is it "
+            f"none of the {len(paths)} files found is named in the file list {list_path}; is it "
             "the list of this benchmark?"
         )
     return kept, sorted(wanted - {path.name for path in kept})
@@ -346,10 +336,10 @@ def _nothing_found(root: Path, options: ConvertOptions) -> str:
         found = f" (found split folders: {', '.join(splits)})" if splits else ""
         return (
             f"no <type>/{options.split}/data.pkl under {root}{found}; pick the split folder "
-            "with --split, or point --input at a data.pkl"
+            "as the split, or give a data.pkl as the input"
         )
     pattern = reader(options.format).PATTERN
-    return f"no {pattern} files under {root}; is --format {options.format} the right layout?"
+    return f"no {pattern} files under {root}; is {options.format!r} the right format?"
 
 
 def write_dataset(
@@ -362,7 +352,7 @@ def write_dataset(
 ) -> SplitSummary:
     """Write the rows of ``inventory`` as split ``options.split`` of the dataset at
     ``out_dir`` (resumable; see ``data_gen.dataset_writer``)."""
-    from data_gen.expert import warm_up
+    from data_gen.expert.panel import warm_up
 
     options = inventory.options
     if not inventory.windows:
@@ -372,7 +362,7 @@ def write_dataset(
         Path(out_dir),
         plan,
         inventory_rows(inventory),
-        features(inventory.multivariate),
+        converted_features(inventory.multivariate, THRESHOLD_NAMES),
         recipe(inventory),
         title=f"AnomSeer dataset converted from {FORMATS[options.format]}",
         description=card_description(options),
@@ -387,24 +377,8 @@ def _no_rows(inventory: Inventory) -> str:
         return f"none of the {len(inventory.bad_files)} files could be read (listed above)"
     return (
         f"no window to write: {inventory.normal_windows} anomaly-free windows and no anomalous "
-        "one; leave out --normal-ratio to keep the anomaly-free windows"
+        "one; leave normal_ratio unset to keep the anomaly-free windows"
     )
-
-
-def features(multivariate: bool):
-    """The row features of ``data_gen.rows.row_features`` plus :data:`EXTRA_COLUMNS`."""
-    from datasets import List, Value
-
-    from data_gen.rows import row_features
-
-    result = row_features(multivariate)
-    result["source_file"] = Value("string")
-    result["source_index"] = Value("int32")
-    result["offset"] = Value("int64")
-    result["type_source"] = Value("string")
-    result["expert_thresholds"] = {name: Value("float64") for name in THRESHOLD_NAMES}
-    result["time_gaps"] = List({"index": Value("int32"), "steps": Value("float64")})
-    return result
 
 
 def recipe(inventory: Inventory) -> dict:
@@ -470,8 +444,9 @@ def card_description(options: ConvertOptions) -> str:
         "the converted folder), `source_index` (the series within that file), `offset` (where "
         "the window starts in that series: an interval [s, e) of the row is [offset + s, "
         "offset + e) there), `type_source`, `expert_thresholds` (the expert baseline's "
-        "thresholds, calibrated on that series: data_gen.expert.calibrate) and `time_gaps` "
-        "(irregular timestamps inside the window; empty for sources without timestamps)."
+        "thresholds, calibrated on that series: data_gen.expert.calibration.calibrate) and "
+        "`time_gaps` (irregular timestamps inside the window; empty for sources without "
+        "timestamps)."
     )
     text += "\n\n" + _placement_text(options) + " " + _split_text(options)
     if options.format == "nab":
@@ -613,10 +588,10 @@ def window_thresholds(
 ) -> Thresholds:
     """The expert's thresholds for window ``ref`` of series ``index`` of file ``file``:
     calibrated on the series' published train part when that holds a whole window, else on
-    the rest of the series (``data_gen.expert.Reference.thresholds`` leaves out the reference
-    windows overlapping ``ref``). Pickled layouts (synthetic series) and multivariate series
-    keep the defaults."""
-    from data_gen.expert import DEFAULT_THRESHOLDS
+    the rest of the series (``data_gen.expert.calibration.Reference.thresholds`` leaves out
+    the reference windows overlapping ``ref``). Pickled layouts (synthetic series) and
+    multivariate series keep the defaults."""
+    from data_gen.expert.panel import DEFAULT_THRESHOLDS
 
     if source[0] in PICKLED_FORMATS:
         return DEFAULT_THRESHOLDS
@@ -629,8 +604,9 @@ def window_thresholds(
 def series_reference(
     source: tuple[str, Path, tuple[str, ...], ReadOptions], file: int, index: int, window: int
 ):
-    """``data_gen.expert.reference_peaks`` of one series (cached: rows of a series share it)."""
-    from data_gen.expert import reference_peaks
+    """``data_gen.expert.calibration.reference_peaks`` of one series (cached: rows of a series
+    share it)."""
+    from data_gen.expert.calibration import reference_peaks
 
     format_name, root, files, read_options = source
     series = read_file(format_name, root, files[file], read_options)[index]

@@ -4,7 +4,7 @@ Yahoo), and the anomalous variates of a multivariate source that labels only tim
 Real benchmarks mark where anomalies are, not what kind they are, but every row needs one of
 the protocol's labels, and its ExpCoT ties the evidence inside the truth to that label. The
 label is the expert panel's reading of the truth: the label-free detector's rule
-(``data_gen.expert.classify``) applied to the labelled points and to the panel's departures
+(``data_gen.expert.detector.classify``) applied to the labelled points and to the panel's departures
 that overlap them, in the detector's order: labelled points largely outside the range of the
 other points -> global point; a new period -> seasonal; a slope change -> trend; a local
 departure -> contextual point. When nothing departs inside the truth, the anomaly is a change
@@ -21,14 +21,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from anomseer.intervals import intervals_to_mask, overlaps_any
 from anomseer.protocol import NORMAL_LABEL
-from data_gen.expert import (
+from data_gen.expert.detector import classify
+from data_gen.expert.panel import (
     GLOBAL_Z_THRESHOLD,
     VISIBLE_FRACTION,
     Evidence,
     Span,
     analyze,
-    classify,
     fill_missing,
     robust_scale,
 )
@@ -52,9 +53,7 @@ def expert_variates(series: np.ndarray, intervals: Sequence[Sequence[int]]) -> l
     points (floored like the panel's scales); the variates above ``GLOBAL_Z_THRESHOLD``, or
     the largest one when none is."""
     values = np.asarray(series, dtype=float)
-    inside = np.zeros(values.shape[1], dtype=bool)
-    for start, end in intervals:
-        inside[int(start) : int(end)] = True
+    inside = intervals_to_mask(intervals, values.shape[1])
     peaks = []
     for row in values:
         x = fill_missing(row)
@@ -72,11 +71,7 @@ def restrict_to(evidence: Evidence, intervals: Sequence[Sequence[int]]) -> Evide
     shapelet either way)."""
 
     def overlapping(spans: list[Span]) -> list[int]:
-        return [
-            i
-            for i, span in enumerate(spans)
-            if any(span.start < end and start < span.end for start, end in intervals)
-        ]
+        return [i for i, span in enumerate(spans) if overlaps_any(span.start, span.end, intervals)]
 
     local, periodicity, trend = evidence.local, evidence.periodicity, evidence.trend
     keep_period, keep_trend = overlapping(periodicity.spans), overlapping(trend.spans)

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.errors import UserInputError
+from anomseer.intervals import mask_to_intervals
 from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
     irregular_steps,
-    mask_intervals,
     parse_numbers,
     read_csv_columns,
 )
@@ -43,7 +43,7 @@ def find(root: Path, options: ReadOptions) -> list[Path]:
     """Every ``.csv`` under ``root/data`` (after checking the label file loads)."""
     if not (root / DATA_DIR).is_dir():
         raise UserInputError(
-            f"{root} has no {DATA_DIR}/ folder; --input for NAB is the NAB folder holding "
+            f"{root} has no {DATA_DIR}/ folder; the input for NAB is the NAB folder holding "
             f"{DATA_DIR}/<category>/<file>.csv and {WINDOWS_FILE}"
         )
     label_windows(root)
@@ -83,7 +83,7 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
             raise SourceError(f"label window {window!r:.80} is not a [start, end] pair")
         start, end = _timestamps(window, f"label window {window!r:.80}")
         mask |= (times >= start) & (times <= end)
-    intervals = mask_intervals(mask)
+    intervals = mask_to_intervals(mask)
     probation = math.floor(PROBATIONARY_SHARE * values.size)
     clean = min([probation, *(start for start, _ in intervals)])
     family = f"nab-{path.parent.name.lower()}"

@@ -12,13 +12,16 @@ from __future__ import annotations
 import io
 import pickle
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from data_gen.benchmarks.source import SourceError
+from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries
 
 DATA_FILE = "data.pkl"
+FILE_DEPTH = 3
+"""A ``data.pkl`` given as the input is ``<type>/<split>/data.pkl``: three path parts."""
 _NUMPY_GLOBALS = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
@@ -64,17 +67,36 @@ def load_data_pkl(path: Path) -> dict:
     return data
 
 
-def find_data_files(root: Path, split: str) -> list[Path]:
+def find(root: Path, options: ReadOptions) -> list[Path]:
     """The ``<type>/<split>/data.pkl`` files under ``root``: files named ``data.pkl`` in a
-    folder named ``split``. No other file is opened."""
+    folder named ``options.split``. No other file is opened."""
+    split = options.split
     return sorted(p for p in root.rglob(DATA_FILE) if p.parent.name == split and p.is_file())
 
 
-def layout_type(path: Path) -> str:
-    """The ``<type>`` folder of ``.../<type>/<split>/data.pkl``."""
+def layout_type(path: Path, known: Sequence[str], what: str) -> str:
+    """The ``<type>`` folder of ``.../<type>/<split>/data.pkl``, one of ``known`` (``what``
+    names them in the error, e.g. "an AnomLLM family")."""
     if len(path.parts) < 3:
         raise SourceError(f"expected the layout <type>/<split>/{DATA_FILE}")
-    return path.parent.parent.name
+    name = path.parent.parent.name
+    if name not in known:
+        raise SourceError(f"the folder {name!r} is not {what} ({', '.join(known)})")
+    return name
+
+
+def read_each(
+    data: dict, read_one: Callable[[int, object, object], SourceSeries]
+) -> list[SourceSeries]:
+    """``read_one(index, series, anom)`` for every series of a loaded ``data.pkl``; a
+    ``SourceError`` names the series it is about."""
+    found = []
+    for index, (series, anom) in enumerate(zip(data["series"], data["anom"], strict=True)):
+        try:
+            found.append(read_one(index, series, anom))
+        except SourceError as error:
+            raise SourceError(f"series {index}: {error}") from None
+    return found
 
 
 def series_array(series: object) -> np.ndarray:

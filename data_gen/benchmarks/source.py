@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import merge_intervals
+from anomseer.intervals import mask_to_intervals, merge_intervals
 
 
 class SourceError(ValueError):
@@ -150,14 +150,7 @@ def labelled_csv_series(
     columns = read_csv_columns(path, (value, label))
     values = parse_numbers(columns[value], value)
     mask = parse_labels(columns[label], label)
-    return SourceSeries(values, family, mask_intervals(mask), **fields)
-
-
-def mask_intervals(mask: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of True in a boolean mask as half-open intervals (a single point p is [p, p+1))."""
-    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+    return SourceSeries(values, family, mask_to_intervals(mask), **fields)
 
 
 def truth_intervals(items: object, length: int) -> list[tuple[int, int]]:

@@ -14,12 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from data_gen.benchmarks.source import (
-    ReadOptions,
-    SourceError,
-    SourceSeries,
-    labelled_csv_series,
-)
+from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, labelled_csv_series
 
 PATTERN = "*.csv"
 FILE_DEPTH = 1

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from anomseer.intervals import mask_to_intervals
 from data_gen.benchmarks import tsb_ad
 from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
-    mask_intervals,
     parse_labels,
     parse_numbers,
     read_csv_columns,
@@ -45,6 +45,6 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
     values = np.stack([parse_numbers(columns[name], name) for name in variates])
     mask = parse_labels(columns[LABEL], LABEL)
     series = SourceSeries(
-        values, f"tsb-ad-m-{dataset.lower()}", mask_intervals(mask), reference_end=train_end
+        values, f"tsb-ad-m-{dataset.lower()}", mask_to_intervals(mask), reference_end=train_end
     )
     return [tsb_ad.checked_train_part(series)]

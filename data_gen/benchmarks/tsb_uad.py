@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from anomseer.intervals import mask_to_intervals
 from data_gen.benchmarks.source import (
     ReadOptions,
     SourceError,
     SourceSeries,
-    mask_intervals,
     parse_labels,
     parse_numbers,
 )
@@ -47,7 +47,7 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
         raise SourceError(
             f"value on line {int(np.flatnonzero(np.isinf(table[:, 0]))[0]) + 1} is infinite"
         )
-    return [SourceSeries(table[:, 0].copy(), family, mask_intervals(table[:, 1] == 1.0))]
+    return [SourceSeries(table[:, 0].copy(), family, mask_to_intervals(table[:, 1] == 1.0))]
 
 
 def _read_checked(path: Path, family: str) -> SourceSeries:
@@ -61,4 +61,4 @@ def _read_checked(path: Path, family: str) -> SourceSeries:
         raise SourceError("the file is empty")
     values = parse_numbers([row[0] for row in rows], "value", first_line=1)
     mask = parse_labels([row[1] for row in rows], "label", first_line=1)
-    return SourceSeries(values, family, mask_intervals(mask))
+    return SourceSeries(values, family, mask_to_intervals(mask))

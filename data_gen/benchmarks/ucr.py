@@ -62,7 +62,7 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
     if not 0 <= start < end <= values.size:
         raise SourceError(
             f"the anomaly read as [{start}, {end}) ({options.ucr_index}) does not fit the "
-            f"{values.size} values; check --ucr-index"
+            f"{values.size} values; check the ucr_index convention"
         )
     if not 0 < train_end <= start:
         raise SourceError(

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import IRREGULAR_PREFIX, NORMAL_LABEL, label_for_family
-from data_gen.benchmarks.pickled import find_data_files, layout_type, load_data_pkl, series_array
+from data_gen.benchmarks import pickled
+from data_gen.benchmarks.pickled import layout_type, load_data_pkl, read_each, series_array
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries, truth_intervals
+from data_gen.synthetic.families import IRREGULAR_PREFIX, anomaly_type_for
 
-FILE_DEPTH = 3
+FILE_DEPTH = pickled.FILE_DEPTH
+find = pickled.find
 TYPES = (
     "global",
     "contextual",
@@ -35,16 +37,8 @@ TYPES = (
 )
 
 
-def find(root: Path, options: ReadOptions) -> list[Path]:
-    return find_data_files(root, options.split)
-
-
 def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
-    kind = layout_type(path)
-    if kind not in TYPES:
-        raise SourceError(
-            f"the type folder {kind!r} is not a VisualTimeAnomaly type ({', '.join(TYPES)})"
-        )
+    kind = layout_type(path, TYPES, "a VisualTimeAnomaly type")
     base = "vta-" + kind.replace("_", "-")
     data = load_data_pkl(path)
     drops = data.get("drop_index")
@@ -52,14 +46,11 @@ def read(path: Path, root: Path, options: ReadOptions) -> list[SourceSeries]:
         raise SourceError(
             f"'drop_index' has {len(drops)} entries but 'series' has {len(data['series'])}"
         )
-    found = []
-    for index, (series, anom) in enumerate(zip(data["series"], data["anom"], strict=True)):
-        drop = None if drops is None else drops[index]
-        try:
-            found.append(_series(series, anom, drop, base, index))
-        except SourceError as error:
-            raise SourceError(f"series {index}: {error}") from None
-    return found
+
+    def read_one(index: int, series: object, anom: object) -> SourceSeries:
+        return _series(series, anom, None if drops is None else drops[index], base, index)
+
+    return read_each(data, read_one)
 
 
 def _series(series: object, anom: object, drop: object, base: str, index: int) -> SourceSeries:
@@ -78,7 +69,7 @@ def _series(series: object, anom: object, drop: object, base: str, index: int) -
     family = f"{IRREGULAR_PREFIX}{base}" if np.isnan(values).any() else base
     if values.ndim == 1:
         intervals = truth_intervals(anom, values.size)
-        label = label_for_family(family) if intervals else NORMAL_LABEL
+        label = anomaly_type_for(family, intervals)
         return SourceSeries(values, family, intervals, anomaly_type=label, index=index)
     values = values.T
     ids = np.asarray(anom)
@@ -90,5 +81,5 @@ def _series(series: object, anom: object, drop: object, base: str, index: int) -
     ):
         raise SourceError(f"anomalies {anom!r:.60} are not variate ids below {values.shape[0]}")
     variates = sorted({int(v) for v in ids.tolist()})
-    label = label_for_family(family) if variates else NORMAL_LABEL
+    label = anomaly_type_for(family, [], variates)
     return SourceSeries(values, family, [], variates, anomaly_type=label, index=index)

@@ -136,26 +136,6 @@ def _tile_gaps(
     return result
 
 
-def cuts_an_anomaly(intervals: Sequence[Sequence[int]], offset: int, length: int) -> bool:
-    """Whether the window ``[offset, offset + length)`` splits an anomaly at one of its edges
-    (part of the anomaly inside, part outside)."""
-    stop = offset + length
-    return any(s < offset < e or s < stop < e for s, e in intervals)
-
-
-def clip_intervals(
-    intervals: Sequence[Sequence[int]], offset: int, length: int
-) -> list[tuple[int, int]]:
-    """The parts of half-open ``intervals`` inside ``[offset, offset + length)``, in window
-    coordinates (0 at ``offset``)."""
-    clipped = []
-    for start, end in intervals:
-        start, end = max(int(start), offset), min(int(end), offset + length)
-        if start < end:
-            clipped.append((start - offset, end - offset))
-    return clipped
-
-
 def keep_normal(anomalous: int, normal: int, ratio: float | None, seed: int) -> np.ndarray:
     """Which of ``normal`` anomaly-free windows to keep (sorted positions among them) so they
     make up ``ratio`` of the kept windows next to ``anomalous`` anomalous ones: ``round(ratio /

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anomseer.columns import row_features
 from anomseer.protocol import build_messages, format_answer
 from data_gen.render import PlotRenderer, PlotStyle
 
@@ -52,36 +53,11 @@ def _series(length: int, intervals: list[list[int]], anomaly_type: str, seed: in
     return series
 
 
-def _features(multivariate: bool):
-    import datasets
-
-    value = datasets.Value("float64")
-    message = {
-        "role": datasets.Value("string"),
-        "content": [{"type": datasets.Value("string"), "text": datasets.Value("string")}],
-    }
-    return datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "family": datasets.Value("string"),
-            "anomaly_type": datasets.Value("string"),
-            "length": datasets.Value("int64"),
-            "series": datasets.List(datasets.List(value)) if multivariate else datasets.List(value),
-            "intervals": datasets.List(datasets.List(datasets.Value("int64"))),
-            "variates": datasets.List(datasets.Value("int64")),
-            "image": datasets.Image(),
-            "prompt": [message],
-            "completion": [message],
-            "expcot": datasets.Value("string"),
-        }
-    )
-
-
 def save_dataset(folder: Path, rows: list[dict], multivariate: bool = False, split="eval") -> Path:
     """Rows saved as ``folder/data/<split>-00000-of-00001.parquet`` (the layout of gen)."""
     import datasets
 
-    dataset = datasets.Dataset.from_list(rows, features=_features(multivariate))
+    dataset = datasets.Dataset.from_list(rows, features=row_features(multivariate))
     (folder / "data").mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
     return folder

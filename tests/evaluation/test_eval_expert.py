@@ -7,8 +7,8 @@ from eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 from anomseer.evaluation import evaluate
 from anomseer.metrics import score_completion
 from anomseer.protocol import format_answer
-from data_gen import expert
 from data_gen.build import build_split
+from data_gen.expert.detector import expert_detect
 from data_gen.presets import load_preset
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
@@ -24,7 +24,7 @@ def test_expert_backend_answers_in_the_protocol_with_real_numbers(
     rows = univariate_rows()
     assert [r["id"] for r in records] == [row["id"] for row in rows]
     for record, row in zip(records, rows, strict=True):
-        answer = expert.expert_detect(np.asarray(row["series"], dtype=float))
+        answer = expert_detect(np.asarray(row["series"], dtype=float))
         text = format_answer(answer.intervals, answer.label, think=answer.think)
         assert record["output"] == text and record["error"] is None
         assert record["answer"]["format_valid"] and record["answer"]["answer_valid"]

@@ -1,4 +1,4 @@
-"""Expert backend: the label-free classical detector ``data_gen.expert.expert_detect`` as a
+"""Expert backend: the label-free classical detector ``data_gen.expert.detector.expert_detect`` as a
 baseline. No model and no plot: it reads the series (and, on converted real data, the row's
 ``expert_thresholds``, calibrated on its series by the converter), and its answer is written in
 the answer protocol so the same parser and scores judge it. Deterministic, CPU only."""
@@ -28,11 +28,12 @@ class ExpertBackend:
     n = 1
 
     def __init__(self) -> None:
-        from data_gen import expert
+        from data_gen.expert.detector import expert_detect
+        from data_gen.expert.panel import Thresholds, warm_up
 
-        expert.warm_up()
-        self._detect = expert.expert_detect
-        self._thresholds = expert.Thresholds
+        warm_up()
+        self._detect = expert_detect
+        self._thresholds = Thresholds
 
     @classmethod
     def load(cls, model: str | None = None, **options: Any) -> ExpertBackend:
@@ -45,7 +46,7 @@ class ExpertBackend:
         return cls()
 
     def settings(self) -> dict[str, Any]:
-        return {"detector": "data_gen.expert.expert_detect"}
+        return {"detector": "data_gen.expert.detector.expert_detect"}
 
     def generate(self, requests: Sequence[EvalRequest]) -> list[Generation]:
         return [self._answer(request) for request in requests]

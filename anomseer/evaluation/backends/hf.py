@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from anomseer.columns import MODEL_COLUMNS
 from anomseer.evaluation.backends.base import (
     EvalRequest,
     Generation,
@@ -24,7 +25,7 @@ class HFBackend:
     """Completions from a loaded transformers model and its processor."""
 
     name: ClassVar[str] = "hf"
-    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    columns: ClassVar[tuple[str, ...]] = MODEL_COLUMNS
     default_batch_size: ClassVar[int] = 8
 
     def __init__(

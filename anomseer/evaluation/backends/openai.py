@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
+from anomseer.columns import MODEL_COLUMNS
 from anomseer.errors import UserInputError
 from anomseer.evaluation.backends.base import EvalRequest, Generation, Sampling, require_model
 
@@ -80,7 +81,7 @@ class OpenAIBackend:
     """Completions from an OpenAI-compatible chat-completions server."""
 
     name: ClassVar[str] = "openai"
-    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    columns: ClassVar[tuple[str, ...]] = MODEL_COLUMNS
     default_batch_size: ClassVar[int] = 64
 
     def __init__(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from anomseer.columns import MODEL_COLUMNS
 from anomseer.evaluation.backends.base import (
     EvalRequest,
     Generation,
@@ -72,7 +73,7 @@ class VLLMBackend:
     """Completions from a ``vllm.LLM`` engine (or any object with its ``generate``)."""
 
     name: ClassVar[str] = "vllm"
-    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    columns: ClassVar[tuple[str, ...]] = MODEL_COLUMNS
     default_batch_size: ClassVar[int] = 256
 
     def __init__(

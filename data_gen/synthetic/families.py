@@ -1,22 +1,26 @@
-"""The family registry: each family name maps to a generator and its default parameters, and
-each sample is a pure function of (family, parameters, seed, split, index)."""
+"""The family registry: each family name maps to a generator, its declared parameters (a frozen
+dataclass of defaults), its default length and its anomaly label; each sample is a pure
+function of (family, parameters, seed, split, index)."""
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from anomseer.errors import UserInputError
-from anomseer.protocol import IRREGULAR_PREFIX
-from data_gen import anomllm, visualtimeanomaly
-from data_gen.sample import Sample
+from anomseer.protocol import NORMAL_LABEL
+from data_gen.synthetic import anomllm
+from data_gen.synthetic import visualtimeanomaly as vta
+from data_gen.synthetic.sample import Sample
 
 MIN_LENGTH = 64
 """Shortest series a family generates (the expert analyses need a few periods)."""
+IRREGULAR_PREFIX = "irregular-"
+"""``irregular-<family>``: the family with a share of its points set to NaN."""
 DROP_RATIOS = (0.05, 0.10, 0.15, 0.20, 0.25)
 """Default fractions of points an ``irregular-`` family sets to NaN (one drawn per series)."""
 CHOICE_PARAMETERS = frozenset({"num_variates", "drop_ratio"})
@@ -25,35 +29,58 @@ CHOICE_PARAMETERS = frozenset({"num_variates", "drop_ratio"})
 
 @dataclass(frozen=True)
 class Family:
-    """A generator called as ``generator(rng, length, *args, **parameters)``, the defaults this
-    family sets for its keyword parameters, and its default length."""
+    """A generator called as ``generator(rng, length, *args, parameters)``, the parameters
+    (with this family's defaults) a preset may change, the default length and the label."""
 
     generator: Callable[..., Sample]
+    parameters: object
     length: int
-    defaults: Mapping[str, object] = field(default_factory=dict)
+    label: str
     args: tuple = ()
     multivariate: bool = False
 
 
+NOISY = 0.08
+"""``noise_std`` of the ``noisy-`` AnomLLM families."""
+
 FAMILIES: dict[str, Family] = {
-    "range": Family(anomllm.range_series, 1000),
-    "point": Family(anomllm.point_series, 1000),
-    "freq": Family(anomllm.freq_series, 1000),
-    "trend": Family(anomllm.trend_series, 1000),
-    "flat-trend": Family(anomllm.trend_series, 1000, {"anomaly_slope": (4.5, 6.0)}),
-    "noisy-point": Family(anomllm.point_series, 1000, {"noise_std": 0.08}),
-    "noisy-freq": Family(anomllm.freq_series, 1000, {"noise_std": 0.08}),
-    "noisy-trend": Family(anomllm.trend_series, 1000, {"noise_std": 0.08}),
-    "vta-global": Family(visualtimeanomaly.global_point_series, 400),
-    "vta-contextual": Family(visualtimeanomaly.contextual_point_series, 400),
-    "vta-seasonal": Family(visualtimeanomaly.seasonal_series, 400),
-    "vta-trend": Family(visualtimeanomaly.trend_window_series, 400),
-    "vta-shapelet": Family(visualtimeanomaly.shapelet_series, 400),
+    # AnomLLM-style families (SPEC 2.1). The noisy and flat variants map to their base
+    # family's label: the reference code left them unmapped (SPEC section 9).
+    "range": Family(anomllm.range_series, anomllm.RangeParameters(), 1000, "global point"),
+    "point": Family(anomllm.point_series, anomllm.PointParameters(), 1000, "contextual point"),
+    "freq": Family(anomllm.freq_series, anomllm.FreqParameters(), 1000, "seasonal"),
+    "trend": Family(anomllm.trend_series, anomllm.TrendParameters(), 1000, "trend"),
+    "flat-trend": Family(
+        anomllm.trend_series, anomllm.TrendParameters(anomaly_slope=(4.5, 6.0)), 1000, "trend"
+    ),
+    "noisy-point": Family(
+        anomllm.point_series, anomllm.PointParameters(noise_std=NOISY), 1000, "contextual point"
+    ),
+    "noisy-freq": Family(
+        anomllm.freq_series, anomllm.FreqParameters(noise_std=NOISY), 1000, "seasonal"
+    ),
+    "noisy-trend": Family(
+        anomllm.trend_series, anomllm.TrendParameters(noise_std=NOISY), 1000, "trend"
+    ),
+    # VisualTimeAnomaly-style univariate types (SPEC 2.2).
+    "vta-global": Family(vta.global_point_series, vta.GLOBAL_POINT, 400, "global point"),
+    "vta-contextual": Family(
+        vta.contextual_point_series, vta.CONTEXTUAL_POINT, 400, "contextual point"
+    ),
+    "vta-seasonal": Family(vta.seasonal_series, vta.SEASONAL, 400, "seasonal"),
+    "vta-trend": Family(vta.trend_window_series, vta.TREND_WINDOW, 400, "trend"),
+    "vta-shapelet": Family(vta.shapelet_series, vta.SHAPELET, 400, "shapelet"),
+    # VisualTimeAnomaly-style multivariate types: whole variates replaced by another shape.
     **{
         f"vta-{shape}": Family(
-            visualtimeanomaly.variate_wise_series, 200, args=(shape,), multivariate=True
+            vta.variate_wise_series,
+            vta.VariateParameters(),
+            200,
+            "shapelet",
+            args=(shape,),
+            multivariate=True,
         )
-        for shape in visualtimeanomaly.VARIATE_SHAPES
+        for shape in vta.VARIATE_SHAPES
     },
 }
 
@@ -67,12 +94,21 @@ def family_of(name: str) -> Family:
     return FAMILIES[base]
 
 
+def label_for_family(name: str) -> str:
+    """The anomaly label of a family (``irregular-`` variants share their base's)."""
+    return family_of(name).label
+
+
+def anomaly_type_for(
+    family: str, intervals: Sequence[Sequence[int]], variates: Sequence[int] = ()
+) -> str:
+    """The label of a sample of ``family``: the family's label, or ``normal`` without truth."""
+    return label_for_family(family) if (len(intervals) or len(variates)) else NORMAL_LABEL
+
+
 def tunable_parameters(name: str) -> dict[str, object]:
     """The parameters a preset may set for a family, with their defaults."""
-    family = family_of(name)
-    parameters = inspect.signature(family.generator).parameters
-    tunable = {key: p.default for key, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
-    tunable.update(family.defaults)
+    tunable = _flat(family_of(name).parameters)
     if name.startswith(IRREGULAR_PREFIX):
         tunable["drop_ratio"] = DROP_RATIOS
     return tunable
@@ -99,7 +135,8 @@ def generate_sample(name: str, length: int, parameters: Mapping, rng: np.random.
     """One sample of family ``name`` with resolved ``parameters`` (see resolve_parameters)."""
     family = family_of(name)
     arguments = {k: v for k, v in parameters.items() if k != "drop_ratio"}
-    sample = family.generator(rng, length, *family.args, **arguments)
+    declared = _declared(family.parameters, arguments)
+    sample = family.generator(rng, length, *family.args, declared)
     if not name.startswith(IRREGULAR_PREFIX):
         return sample
     ratio = float(rng.choice(np.asarray(parameters["drop_ratio"], dtype=float)))
@@ -107,6 +144,27 @@ def generate_sample(name: str, length: int, parameters: Mapping, rng: np.random.
     series = sample.series.astype(float, copy=True)
     series[..., dropped] = np.nan
     return Sample(series, sample.intervals, sample.variates)
+
+
+def _flat(parameters: object) -> dict[str, object]:
+    """A parameters dataclass as one flat mapping: a nested dataclass's fields are lifted."""
+    flat: dict[str, object] = {}
+    for field in dataclasses.fields(parameters):
+        value = getattr(parameters, field.name)
+        flat.update(_flat(value) if dataclasses.is_dataclass(value) else {field.name: value})
+    return flat
+
+
+def _declared(defaults: object, values: Mapping[str, object]) -> object:
+    """``defaults`` (a parameters dataclass) with the flat ``values`` set, nested ones too."""
+    changes = {}
+    for field in dataclasses.fields(defaults):
+        value = getattr(defaults, field.name)
+        if dataclasses.is_dataclass(value):
+            changes[field.name] = _declared(value, values)
+        elif field.name in values:
+            changes[field.name] = values[field.name]
+    return dataclasses.replace(defaults, **changes)
 
 
 def sample_rng(seed: int, split: str, family: str, index: int) -> np.random.Generator:

@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from anomseer.protocol import merge_intervals
+from anomseer.intervals import merge_intervals
+
+
+@dataclass(frozen=True)
+class ExponentialPlacement:
+    """AnomLLM-style placement (SPEC 2.1): alternate a normal gap ~ Exp(mean ``normal_rate``)
+    floored at ``min_normal`` and an anomaly ~ Exp(mean ``anomaly_rate``) floored at
+    ``min_anomaly``, up to ``max_intervals`` anomalies."""
+
+    normal_rate: float
+    anomaly_rate: float
+    min_anomaly: int
+    min_normal: int
+    max_intervals: int = 8
 
 
 def exponential_intervals(
-    rng: np.random.Generator,
-    length: int,
-    *,
-    normal_rate: float,
-    anomaly_rate: float,
-    min_anomaly: int,
-    min_normal: int,
-    max_intervals: int = 8,
+    rng: np.random.Generator, length: int, placement: ExponentialPlacement
 ) -> list[tuple[int, int]]:
-    """AnomLLM-style placement: alternate a normal gap ~ Exp(mean ``normal_rate``) floored at
-    ``min_normal`` and an anomaly ~ Exp(mean ``anomaly_rate``) floored at ``min_anomaly``, up
-    to ``max_intervals`` anomalies. The last anomaly is cut at ``length``; none may fit."""
+    """Intervals placed as ``placement`` says; the last anomaly is cut at ``length``, and none
+    may fit."""
+    p = placement
     intervals: list[tuple[int, int]] = []
     position = 0
-    while len(intervals) < max_intervals:
-        position += max(min_normal, int(rng.exponential(normal_rate)))
+    while len(intervals) < p.max_intervals:
+        position += max(p.min_normal, int(rng.exponential(p.normal_rate)))
         if position >= length:
             break
-        end = min(length, position + max(min_anomaly, int(rng.exponential(anomaly_rate))))
+        end = min(length, position + max(p.min_anomaly, int(rng.exponential(p.anomaly_rate))))
         intervals.append((position, end))
         position = end
     return intervals

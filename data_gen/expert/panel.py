@@ -1,13 +1,10 @@
-"""Classical expert analyses of a series (SPEC section 3) and a label-free detector built on them.
+"""The expert analysis panel (SPEC section 3) for a univariate series.
 
-:func:`analyze` runs the whole panel on a univariate series and returns structured evidence
-(numbers and locations): global z-scores, local (contextual) z-scores against a running median,
-the dominant period from the FFT and the local period from the analytic signal, the trend
-gradient (Savitzky-Golay), and the matrix-profile discord (STUMPY). :func:`analyze_variates`
-compares the variates of a multivariate series by how well a sinusoid explains each.
-:func:`expert_detect` turns the evidence into an answer without ever seeing a label: it is the
-evaluator's classical baseline. ExpCoT text is written from the same evidence
-(``data_gen.expcot``).
+:func:`analyze` runs the whole panel and returns structured evidence (numbers and locations):
+global z-scores, local (contextual) z-scores against a running median, the dominant period from
+the FFT and the local period from the analytic signal, the trend gradient (Savitzky-Golay), and
+the matrix-profile discord (STUMPY). The detector (``data_gen.expert.detector``) and the ExpCoT
+text (``data_gen.expcot``) are written from the same evidence.
 
 Scales use robust statistics (median and MAD) so an anomaly does not hide itself by inflating
 the spread, with a floor so a noise-free series does not turn rounding into huge z-scores.
@@ -18,14 +15,11 @@ process and lets numba cache the compiled code on disk for later processes.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from anomseer.protocol import NORMAL_LABEL, Answer
 
 Z_THRESHOLD = 3.0
 """A score departs when its robust z-score exceeds this (the SPEC's 3 sigma)."""
@@ -196,105 +190,20 @@ def analyze(series: np.ndarray, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> 
     )
     trend, slope, slope_z = _trend(trend_part, floor, smoothing_edge, smoothing, thresholds.slope_z)
     discord, profile, discord_z = _discord(x, period)
-    return Evidence(
-        length=x.size,
-        missing=missing,
-        noise=noise,
-        noisy=noisy,
-        global_stats=global_stats,
-        local=local,
-        periodicity=periodicity,
-        trend=trend,
-        discord=discord,
-        thresholds=thresholds,
-        scores={
-            "values": x,
-            "missing": np.isnan(raw),
-            "global_z": global_z,
-            "local_z": local_z,
-            "frequency": frequency,
-            "frequency_z": frequency_z,
-            "slope": slope,
-            "slope_z": slope_z,
-            "matrix_profile": profile,
-            "discord_z": discord_z,
-        },
-    )
-
-
-CALIBRATION_QUANTILE = 0.9
-"""Calibrated thresholds sit above this quantile of the reference windows' peak |z| ..."""
-CALIBRATION_MARGIN = 1.2
-"""... times this margin (never below the defaults)."""
-CALIBRATION_WINDOWS = 16
-"""At most this many reference windows, spread evenly, are analysed (long series)."""
-MIN_CALIBRATION_WINDOWS = 2
-"""Fewer reference windows than this leave the default thresholds."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Peak |z| of each score (columns in :class:`Thresholds` order) in windows
-    ``[starts[i], stops[i])`` of a stretch of a series taken as normal."""
-
-    starts: np.ndarray
-    stops: np.ndarray
-    peaks: np.ndarray
-
-    def thresholds(self, exclude: tuple[int, int] | None = None) -> Thresholds:
-        """Each score's default or ``CALIBRATION_MARGIN`` times the ``CALIBRATION_QUANTILE``
-        quantile of the windows' peaks, whichever is larger, leaving out the windows that
-        overlap ``exclude = (start, stop)`` (the window being judged must not set its own
-        bar); the defaults with fewer than ``MIN_CALIBRATION_WINDOWS`` windows left."""
-        keep = np.ones(self.starts.size, dtype=bool)
-        if exclude is not None:
-            keep = (self.stops <= exclude[0]) | (self.starts >= exclude[1])
-        if keep.sum() < MIN_CALIBRATION_WINDOWS:
-            return DEFAULT_THRESHOLDS
-        quantile = np.quantile(self.peaks[keep], CALIBRATION_QUANTILE, axis=0)
-        defaults = dataclasses.astuple(DEFAULT_THRESHOLDS)
-        levels = (
-            max(float(CALIBRATION_MARGIN * q), d) for q, d in zip(quantile, defaults, strict=True)
-        )
-        return Thresholds(*levels)
-
-
-def reference_peaks(reference: np.ndarray, window: int) -> Reference:
-    """The panel's peak |z| per score in windows of ``window`` points of ``reference`` (a
-    univariate stretch of a real series taken as normal: its published train part, or the
-    whole series, where anomalies are rare and the quantile keeps them out). The last window
-    joins its neighbour when shorter than the panel's minimum; at most ``CALIBRATION_WINDOWS``
-    windows, spread evenly, are analysed. A multivariate or too short stretch has none."""
-    x = np.asarray(reference, dtype=float)
-    minimum = 4 * MIN_DISCORD_WINDOW
-    if x.ndim != 1 or x.size < minimum:
-        return Reference(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 5)))
-    starts = list(range(0, x.size, window))
-    if len(starts) > 1 and x.size - starts[-1] < minimum:
-        starts.pop()
-    stops = [*starts[1:], x.size]
-    spread = np.unique(np.linspace(0, len(starts) - 1, CALIBRATION_WINDOWS).round().astype(int))
-    peaks = []
-    for i in spread:
-        evidence = analyze(x[starts[i] : stops[i]])
-        scores = evidence.scores
-        peaks.append(
-            (
-                evidence.global_stats.max_abs_z,
-                evidence.local.max_abs_z,
-                float(np.abs(scores["frequency_z"]).max()),
-                float(np.abs(scores["slope_z"]).max()),
-                evidence.discord.z,
-            )
-        )
-    chosen = np.asarray(spread)
-    return Reference(np.asarray(starts)[chosen], np.asarray(stops)[chosen], np.array(peaks))
-
-
-def calibrate(reference: np.ndarray, window: int) -> Thresholds:
-    """Thresholds from a stretch taken as normal: :func:`reference_peaks` then
-    :meth:`Reference.thresholds` over all its windows."""
-    return reference_peaks(reference, window).thresholds()
+    scores = {
+        "values": x,
+        "missing": np.isnan(raw),
+        "global_z": global_z,
+        "local_z": local_z,
+        "frequency": frequency,
+        "frequency_z": frequency_z,
+        "slope": slope,
+        "slope_z": slope_z,
+        "matrix_profile": profile,
+        "discord_z": discord_z,
+    }
+    analyses = (global_stats, local, periodicity, trend, discord)
+    return Evidence(x.size, missing, noise, noisy, *analyses, thresholds, scores)
 
 
 def fill_missing(series: np.ndarray) -> np.ndarray:
@@ -513,189 +422,3 @@ def _stumpy():
                 function.enable_caching()
         _STUMPY = stumpy
     return _STUMPY
-
-
-# ----------------------------------------------------------------------------- detection
-
-PERIOD_RATIO = 1.5
-"""A frequency departure counts as a seasonal change when the local period differs from the
-dominant one by at least this factor (either way)."""
-MAX_PERIOD_RATIO = 5.0
-"""Beyond this factor the local "period" is a break in the wave (a jump), not a new period."""
-MAX_PERIOD_SPREAD = 0.6
-MIN_SEASONAL_POINTS = 3
-OUTSIDE_MARGIN = VISIBLE_FRACTION
-"""Global points lie outside the range of the other points by this fraction of that range."""
-MIN_OUTSIDE_SHARE = 0.25
-"""Departures are global points when at least this share of them lies outside that range."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What the detector concluded: a label, the intervals, and the analysis that decided."""
-
-    label: str
-    intervals: list[tuple[int, int]]
-    analysis: str
-
-
-def classify(evidence: Evidence) -> Finding:
-    """Decide label and intervals from the evidence alone (no truth), in a fixed order:
-    departures largely outside the range of the other points -> global point; a steady period
-    change by ``PERIOD_RATIO`` -> seasonal; a slope change away from local departures ->
-    trend; other local departures -> contextual point; a matrix-profile discord above the
-    threshold -> shapelet; else normal."""
-    departures = evidence.global_stats.spans + evidence.local.spans
-    outside = _outside_range(evidence.scores["values"], departures)
-    if outside:
-        return Finding("global point", outside, "global")
-    seasonal = seasonal_spans(evidence.periodicity)
-    if seasonal:
-        return Finding("seasonal", [(s.start, s.end) for s in seasonal], "frequency")
-    local = [(s.start, s.end) for s in evidence.local.spans]
-    trend = [
-        (s.start, s.end)
-        for s in evidence.trend.spans
-        if not any(start < s.end and s.start < end for start, end in local)
-    ]
-    if trend:
-        return Finding("trend", trend, "trend")
-    if local:
-        return Finding("contextual point", local, "local")
-    if evidence.discord.z > evidence.thresholds.discord_z:
-        start = evidence.discord.start
-        return Finding("shapelet", [(start, start + evidence.discord.window)], "discord")
-    return Finding(NORMAL_LABEL, [], "none")
-
-
-def seasonal_spans(periodicity: Periodicity) -> list[Span]:
-    """Frequency departures that look like a new period: at least ``MIN_SEASONAL_POINTS``
-    long, a local period ``PERIOD_RATIO`` to ``MAX_PERIOD_RATIO`` times longer or shorter, and
-    a steady local frequency (relative spread at most ``MAX_PERIOD_SPREAD``; noise gives a
-    large spread)."""
-    if periodicity.period is None:
-        return []
-    kept = []
-    for span, period, spread in zip(
-        periodicity.spans, periodicity.span_periods, periodicity.span_spreads, strict=True
-    ):
-        ratio = max(period / periodicity.period, periodicity.period / period)
-        if (
-            span.end - span.start >= MIN_SEASONAL_POINTS
-            and PERIOD_RATIO <= ratio <= MAX_PERIOD_RATIO
-            and spread <= MAX_PERIOD_SPREAD
-        ):
-            kept.append(span)
-    return kept
-
-
-def _outside_range(values: np.ndarray, spans: list[Span]) -> list[tuple[int, int]]:
-    """The departing points outside the range of all other points (by ``OUTSIDE_MARGIN`` of
-    that range), when they are ``MIN_OUTSIDE_SHARE`` of the departing points; else none."""
-    departing = np.zeros(values.size, dtype=bool)
-    for span in spans:
-        departing[span.start : span.end] = True
-    rest = values[~departing]
-    if not departing.any() or rest.size == 0:
-        return []
-    low, high = float(rest.min()), float(rest.max())
-    margin = OUTSIDE_MARGIN * (high - low)
-    outside = departing & ((values > high + margin) | (values < low - margin))
-    if outside.sum() < MIN_OUTSIDE_SHARE * departing.sum():
-        return []
-    return [(s.start, s.end) for s in departure_spans(outside.astype(float), 0.5)]
-
-
-def expert_detect(series: np.ndarray, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Answer:
-    """A label-free classical detector. A 1-D series goes through :func:`analyze` (with
-    ``thresholds``) and :func:`classify`; a 2-D ``(variates, length)`` series through
-    :func:`analyze_variates`, whose flagged variates become the answer (class ``shapelet``,
-    or ``normal`` when none). ``think`` holds the evidence text; the answer is always
-    well-formed."""
-    from data_gen.expcot import describe_evidence, describe_variates
-
-    values = np.asarray(series, dtype=float)
-    if values.ndim == 2:
-        evidence = analyze_variates(values)
-        label = "shapelet" if evidence.flagged else NORMAL_LABEL
-        think = describe_variates(evidence)
-        return Answer(
-            variates=list(evidence.flagged),
-            label=label,
-            format_valid=True,
-            answer_valid=True,
-            think=think,
-        )
-    evidence = analyze(values, thresholds)
-    finding = classify(evidence)
-    think = f"{describe_evidence(evidence)} The detector's rule picks the {finding.analysis} "
-    think += "analysis." if finding.label != NORMAL_LABEL else "nothing: no rule fires."
-    return Answer(
-        intervals=list(finding.intervals),
-        label=finding.label,
-        format_valid=True,
-        answer_valid=True,
-        think=think,
-    )
-
-
-# ----------------------------------------------------------------------------- multivariate
-
-SINE_EXCESS_THRESHOLD = 1.3
-"""A variate departs when the residual of its best sinusoid is this many times its noise level
-(sinusoid plus white noise gives about 1.0-1.2)."""
-
-
-@dataclass(frozen=True)
-class VariateEvidence:
-    """Per variate: the best sinusoid's frequency (cycles per point) and its residual std
-    divided by the variate's noise level (``excess``); ``flagged`` lists the variates whose
-    excess reaches ``SINE_EXCESS_THRESHOLD``."""
-
-    length: int
-    frequencies: list[float]
-    excess: list[float]
-    flagged: list[int]
-
-
-def analyze_variates(series: np.ndarray) -> VariateEvidence:
-    """Compare the variates of a ``(variates, length)`` series by how well one sinusoid
-    explains each (NaN points are interpolated first)."""
-    values = np.asarray(series, dtype=float)
-    if values.ndim != 2 or values.shape[1] < 4 * MIN_DISCORD_WINDOW:
-        raise ValueError(
-            f"expected a (variates, length) series with length >= {4 * MIN_DISCORD_WINDOW}"
-        )
-    frequencies, excess = [], []
-    for row in values:
-        x = fill_missing(row)
-        frequency, residual = best_sinusoid(x)
-        frequencies.append(frequency)
-        excess.append(float(residual.std()) / max(noise_level(x), 1e-12))
-    flagged = [v for v, e in enumerate(excess) if e >= SINE_EXCESS_THRESHOLD]
-    return VariateEvidence(values.shape[1], frequencies, excess, flagged)
-
-
-def best_sinusoid(x: np.ndarray) -> tuple[float, np.ndarray]:
-    """Frequency (cycles per point) of the least-squares sinusoid plus offset, refined from the
-    zero-padded FFT peak within one bin, and the residual of that fit."""
-    from scipy.optimize import minimize_scalar
-
-    padded = 8 * x.size
-    spectrum = np.abs(np.fft.rfft(x - x.mean(), padded))
-    coarse = (int(np.argmax(spectrum[1:])) + 1) / padded
-    bounds = (max(coarse - 1 / x.size, 0.5 / padded), min(coarse + 1 / x.size, 0.5))
-    result = minimize_scalar(
-        lambda f: float(np.square(_sinusoid_residual(x, f)).sum()),
-        bounds=bounds,
-        method="bounded",
-        options={"xatol": 1e-6},
-    )
-    return float(result.x), _sinusoid_residual(x, float(result.x))
-
-
-def _sinusoid_residual(x: np.ndarray, frequency: float) -> np.ndarray:
-    angle = 2 * np.pi * frequency * np.arange(x.size)
-    design = np.stack([np.sin(angle), np.cos(angle), np.ones(x.size)], axis=1)
-    coefficients, *_ = np.linalg.lstsq(design, x, rcond=None)
-    return x - design @ coefficients
