@@ -123,7 +123,7 @@ def main() -> None:
 
     from anomseer.grounding import similarity_from_cost
     from anomseer.modeling import build_tiny_model
-    from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+    from anomseer.trainers.hidden_states import completion_hidden_states, text_hidden_states
     from anomseer.trainers.timerpo import TimerPOConfig, TimerPOTrainer
 
     work = Path(tempfile.mkdtemp(prefix="bench-timerpo-"))

@@ -5,8 +5,8 @@
 2. Generation: completion tokens per second of the vllm and hf backends on the same ``--rows``
    plot prompts, greedy, ``--max-new-tokens`` each (tokens counted by the tokenizer on both).
 3. TimerPO: median logged ``step_time`` of ``--steps`` steps after one warm-up step, generating
-   with transformers (``recipes/tiny-cpu/timerpo.yaml``) and with vLLM colocated
-   (``recipes/tiny-cpu/timerpo-vllm.yaml``), 48 completion tokens, same data and seed.
+   with transformers (``recipes/tiny-cpu/timerpo/config_default.yaml``) and with vLLM colocated
+   (``recipes/tiny-cpu/timerpo/config_vllm.yaml``), 48 completion tokens, same data and seed.
 
     .venv/bin/python scripts/bench_vllm.py [--rows 16] [--max-new-tokens 64] [--steps 4]
 """
@@ -90,8 +90,8 @@ def main() -> None:
     vllm_rate = tokens_per_second(vllm, requests)
     del vllm
 
-    plain = step_seconds("timerpo.yaml", model, data, work / "hf", args.steps)
-    colocated = step_seconds("timerpo-vllm.yaml", model, data, work / "vllm", args.steps)
+    plain = step_seconds("timerpo/config_default.yaml", model, data, work / "hf", args.steps)
+    colocated = step_seconds("timerpo/config_vllm.yaml", model, data, work / "vllm", args.steps)
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"engine start: {engine_start:.1f} s")

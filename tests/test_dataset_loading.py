@@ -5,7 +5,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from training_cli import recipe_args
+from helpers.training_cli import recipe_args
 
 from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError
@@ -142,7 +142,8 @@ def test_sft_trains_on_the_rows_of_the_folder_it_is_given(tiny_model_dir, tmp_pa
     from anomseer.trainers.sft import main as sft_main
 
     root = tmp_path / "same-name"
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny-cpu" / "sft.yaml"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny-cpu" / "sft"
+    recipe = recipe / "config_default.yaml"
     for index, count in enumerate((1, 2)):
         folder = _generate(root / str(index) / "mydata", count, seed=index, split="train")
         args = recipe_args(recipe, tiny_model_dir, folder, tmp_path / f"out-{index}")

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.sft_dataset import write_sft_dataset
+from helpers.training_cli import launch_command, recipe_args
 from safetensors.torch import load_file
-from sft_dataset import write_sft_dataset
-from training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
 from anomseer.protocol import parse_answer
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "sft.yaml"
+TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "sft" / "config_default.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
     from peft import get_peft_model
 
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.arguments import ModelArguments
+    from anomseer.trainers.configs import ModelArguments
     from anomseer.trainers.model_setup import freeze_vision_tower, lora_config
 
     model, _ = load_model_and_processor(tiny_model_dir, dtype="float32")
@@ -254,13 +254,13 @@ def test_stopped_run_resumes_from_its_checkpoint(lora, tiny_model_dir, sft_data,
 
 @pytest.mark.slow
 def test_two_processes_end_with_identical_weights(tiny_model_dir, sft_data, tmp_path):
-    from distributed_sft import weights_digest
+    from helpers.distributed_sft import weights_digest
 
     from anomseer.modeling import load_model_and_processor
 
     command = launch_command(
         2,
-        Path(__file__).with_name("distributed_sft.py"),
+        Path(__file__).parent / "helpers" / "distributed_sft.py",
         str(tmp_path),
         *sft_args(tiny_model_dir, sft_data, tmp_path / "out", "--max_steps", "2"),
         "--per_device_train_batch_size",
@@ -346,9 +346,9 @@ def test_export_refuses_what_it_cannot_export(tiny_model_dir, tmp_path, capsys):
 # ---------------------------------------------------------------------------- recipes
 
 
-@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/sft.yaml")), ids=str)
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/sft/config_*.yaml")), ids=str)
 def test_sft_recipes_parse(recipe, tmp_path):
-    from anomseer.trainers.arguments import parse_config
+    from anomseer.trainers.configs import parse_config
     from anomseer.trainers.sft import AnomSeerSFTConfig
 
     overrides = [] if torch.cuda.is_available() else ["--bf16", "false", "--use_cpu", "true"]

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from training_cli import launch_command, recipe_args
+from helpers.training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo.yaml"
+TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo" / "config_default.yaml"
 GROUNDING_METRICS = (
     "grounding/similarity",
     "grounding/advantage_abs",
@@ -219,7 +219,7 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
     empty ExpCoT texts, the counts agreed as the trainer agrees them make every process read
     the same number of times, where the local counts alone often differ."""
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.policy_states import (
+    from anomseer.trainers.hidden_states import (
         completion_forward_count,
         completion_hidden_states,
         text_forward_count,
@@ -278,7 +278,7 @@ def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, timerpo_data
     from peft import LoraConfig
 
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.policy_states import completion_hidden_states
+    from anomseer.trainers.hidden_states import completion_hidden_states
     from anomseer.trainers.timerpo import TimerPOTrainer
 
     class Capturing(TimerPOTrainer):
@@ -480,13 +480,13 @@ were 1, 2 and 1 per process."""
 def test_three_processes_with_a_collective_in_every_forward_match_one(
     tiny_model_dir, timerpo_data, tmp_path, monkeypatch
 ):
-    from distributed_timerpo import run_step
+    from helpers.distributed_timerpo import run_step
 
     world, group, prompts = 3, 3, 2
     total = group * prompts
     command = launch_command(
         world,
-        Path(__file__).with_name("distributed_timerpo.py"),
+        Path(__file__).parent / "helpers" / "distributed_timerpo.py",
         str(tiny_model_dir),
         str(timerpo_data),
         str(tmp_path),
@@ -540,7 +540,7 @@ def test_three_processes_with_a_collective_in_every_forward_match_one(
 def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
     tiny_model_dir, timerpo_data, tmp_path, monkeypatch
 ):
-    from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
+    from helpers.distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
 
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
     total = GROUP_SIZE * PROMPTS
@@ -664,17 +664,17 @@ def test_gpu_check_runs_its_steps_on_the_tiny_model():
 
 # ---------------------------------------------------------------------------- recipes
 
-RECIPES = sorted((ROOT / "recipes").glob("*/timerpo*.yaml"))
+RECIPES = sorted((ROOT / "recipes").glob("*/timerpo/config_*.yaml"))
 ABLATIONS = {
-    "timerpo-alpha0.yaml": {"alpha": 0.0},
-    "timerpo-no-projection.yaml": {"projection": "none"},
-    "timerpo-cosine.yaml": {"grounding": "cosine"},
+    "config_alpha0.yaml": {"alpha": 0.0},
+    "config_no-projection.yaml": {"projection": "none"},
+    "config_cosine.yaml": {"grounding": "cosine"},
 }
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_timerpo_recipes_parse(recipe, tmp_path):
-    from anomseer.trainers.arguments import parse_config
+    from anomseer.trainers.configs import parse_config
     from anomseer.trainers.timerpo import TimerPOConfig
 
     overrides = ["--output_dir", str(tmp_path)]
@@ -688,9 +688,10 @@ def test_timerpo_recipes_parse(recipe, tmp_path):
 
 
 def test_ablation_recipes_change_only_their_setting():
-    base = yaml.safe_load((ROOT / "recipes" / "qwen2.5-vl-3b" / "timerpo.yaml").read_text())
+    folder = ROOT / "recipes" / "qwen2.5-vl-3b" / "timerpo"
+    base = yaml.safe_load((folder / "config_default.yaml").read_text())
     for name, change in ABLATIONS.items():
-        ablation = yaml.safe_load((ROOT / "recipes" / "qwen2.5-vl-3b" / name).read_text())
+        ablation = yaml.safe_load((folder / name).read_text())
         differing = {k for k in base.keys() | ablation.keys() if base.get(k) != ablation.get(k)}
         assert differing == {*change, "output_dir"}, name
         assert all(ablation[k] == v for k, v in change.items()), name

@@ -9,12 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from training_cli import recipe_args
-from vllm_processes import TRAINER_FLAGS, greedy_completion, vllm_server
+from helpers.training_cli import recipe_args
+from helpers.vllm_processes import TRAINER_FLAGS, greedy_completion, vllm_server
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo-vllm.yaml"
-RUNNER = Path(__file__).with_name("vllm_timerpo_run.py")
+RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo" / "config_vllm.yaml"
+RUNNER = Path(__file__).parent / "helpers" / "vllm_timerpo_run.py"
 PROMPT = "Plot of a series of length 200. Where is the anomaly?"
 
 

@@ -11,7 +11,9 @@ import importlib
 def add_recipe_argument(parser: argparse.ArgumentParser, stage: str) -> None:
     """The required ``--config`` recipe of ``stage`` (a module of ``anomseer.trainers``)."""
     parser.add_argument(
-        "--config", required=True, help=f"YAML recipe, e.g. recipes/tiny-cpu/{stage}.yaml"
+        "--config",
+        required=True,
+        help=f"YAML recipe, e.g. recipes/tiny-cpu/{stage}/config_default.yaml",
     )
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from peft import LoraConfig
     from transformers import PreTrainedModel, ProcessorMixin
 
-    from anomseer.trainers.arguments import ModelArguments
+    from anomseer.trainers.configs import ModelArguments
 
 VISION_MODULES_PATTERN = r".*\.visual\..*"
 """Regex (peft ``exclude_modules``) of every module inside the vision tower."""

@@ -4,12 +4,12 @@ Rows come from ``anomseer gen``: ``image`` (the label-free plot), ``prompt`` (on
 ``completion`` (``<think>`` ExpCoT, ``<answer>``, ``<class>``). TRL's ``SFTTrainer`` trains on
 the completion only. One process::
 
-    anomseer sft --config recipes/tiny-cpu/sft.yaml
+    anomseer sft --config recipes/tiny-cpu/sft/config_default.yaml
 
 Many GPUs::
 
     accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.sft \\
-        --config recipes/qwen2.5-vl-3b/sft.yaml
+        --config recipes/qwen2.5-vl-3b/sft/config_default.yaml
 
 Every config field is also a flag that overrides the recipe (``--max_steps 10``).
 """
@@ -25,7 +25,8 @@ from trl import SFTConfig, SFTTrainer
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 from anomseer.errors import UserInputError
-from anomseer.trainers.arguments import (
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
+from anomseer.trainers.configs import (
     DatasetArguments,
     ModelArguments,
     RunArguments,
@@ -33,7 +34,6 @@ from anomseer.trainers.arguments import (
     parse_config,
     run_main,
 )
-from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.run_record import RunRecordCallback
 from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_training_splits

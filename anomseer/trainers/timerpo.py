@@ -10,12 +10,12 @@ A = A_main + alpha * A_ts_perp (``projection: advantage``, the reference), mixes
 projection (``none``), or keeps the grounded objective apart and projects its gradient onto
 the normal plane of the primary one (``gradient``). One process::
 
-    anomseer timerpo --config recipes/tiny-cpu/timerpo.yaml
+    anomseer timerpo --config recipes/tiny-cpu/timerpo/config_default.yaml
 
 Many GPUs::
 
     accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.timerpo \\
-        --config recipes/qwen2.5-vl-3b/timerpo.yaml
+        --config recipes/qwen2.5-vl-3b/timerpo/config_default.yaml
 
 Every config field is also a flag that overrides the recipe (``--alpha 0``).
 """
@@ -53,7 +53,8 @@ from anomseer.projection import (
 )
 from anomseer.rewards import REQUIRED_COLUMNS as REWARD_COLUMNS
 from anomseer.rewards import get_reward_funcs
-from anomseer.trainers.arguments import (
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
+from anomseer.trainers.configs import (
     DatasetArguments,
     ModelArguments,
     RunArguments,
@@ -61,9 +62,7 @@ from anomseer.trainers.arguments import (
     parse_config,
     run_main,
 )
-from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
-from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.policy_states import (
+from anomseer.trainers.hidden_states import (
     completion_forward_count,
     completion_hidden_states,
     eval_mode,
@@ -71,6 +70,7 @@ from anomseer.trainers.policy_states import (
     text_forward_count,
     text_hidden_states,
 )
+from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.run_record import RunRecordCallback
 from anomseer.trainers.training_data import load_training_splits
 from anomseer.trainers.vllm_generation import VLLMGenerationMixin

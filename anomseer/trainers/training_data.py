@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import ProcessorMixin
 
-    from anomseer.trainers.arguments import DatasetArguments
+    from anomseer.trainers.configs import DatasetArguments
 
 logger = logging.getLogger(__name__)
 

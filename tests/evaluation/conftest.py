@@ -1,10 +1,10 @@
-"""Fixtures of the evaluation tests (data and server helpers live in eval_fixtures.py)."""
+"""Fixtures of the evaluation tests (data and server helpers live in helpers/eval_fixtures.py)."""
 
 import threading
 from pathlib import Path
 
 import pytest
-from eval_fixtures import ChatServer, multivariate_rows, save_dataset, univariate_rows
+from helpers.eval_fixtures import ChatServer, multivariate_rows, save_dataset, univariate_rows
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 import sys
 
 import pytest
-from eval_fixtures import save_dataset, univariate_rows
+from helpers.eval_fixtures import save_dataset, univariate_rows
 
 from anomseer.cli import main
 from anomseer.errors import UserInputError

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
+from helpers.eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 
 from anomseer.evaluation import evaluate
 from anomseer.metrics import score_completion

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from eval_fixtures import UNIVARIATE_ROWS, univariate_rows
+from helpers.eval_fixtures import UNIVARIATE_ROWS, univariate_rows
 from PIL import Image
 
 from anomseer.cli import main

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from eval_fixtures import UNIVARIATE_ROWS, row_id
+from helpers.eval_fixtures import UNIVARIATE_ROWS, row_id
 
 from anomseer.cli import main
 from anomseer.errors import UserInputError

@@ -4,7 +4,7 @@ engine per module, started on the tiny model."""
 import json
 
 import pytest
-from eval_fixtures import univariate_rows
+from helpers.eval_fixtures import univariate_rows
 
 from anomseer.evaluation import evaluate
 from anomseer.evaluation.backends import load_backend

@@ -220,8 +220,9 @@ def release_process_group() -> None:
 
 
 def _recipe_path(argv: list[str]) -> Path:
-    """The ``--config`` file: a path, or the name of a shipped recipe (``tiny-cpu/sft.yaml``),
-    which is then written back into ``argv`` as its full path."""
+    """The ``--config`` file: a path, or the name of a shipped recipe
+    (``tiny-cpu/sft/config_default.yaml``), which is then written back into ``argv`` as its full
+    path."""
     index = argv.index("--config")
     if index + 1 >= len(argv):
         raise UserInputError("--config needs a path to a YAML recipe")
@@ -231,7 +232,7 @@ def _recipe_path(argv: list[str]) -> Path:
         if shipped is None:
             raise UserInputError(
                 f"recipe {str(path)!r} does not exist; pass a YAML file or a shipped recipe "
-                f"such as tiny-cpu/sft.yaml (in {recipes_dir()})"
+                f"such as tiny-cpu/sft/config_default.yaml (in {recipes_dir()})"
             )
         path = shipped
         argv[index + 1] = str(shipped)
