@@ -3,12 +3,14 @@ resume, two processes, recipes and bad input."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from helpers.sft_dataset import write_sft_dataset
 from helpers.training_cli import launch_command, recipe_args
 from safetensors.torch import load_file
@@ -106,11 +108,11 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
     from peft import get_peft_model
 
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.configs import ModelArguments
-    from anomseer.trainers.model_setup import freeze_vision_tower, lora_config
+    from anomseer.trainers.configs import AnomSeerModelConfig
+    from anomseer.trainers.model_setup import freeze_vision_tower, peft_config
 
     model, _ = load_model_and_processor(tiny_model_dir, dtype="float32")
-    args = ModelArguments(use_peft=True, lora_r=4, freeze_vision_tower=freeze)
+    args = AnomSeerModelConfig(use_peft=True, lora_r=4, freeze_vision_tower=freeze)
     if freeze:
         frozen = freeze_vision_tower(model)
         vision = sum(p.numel() for p in model.model.visual.parameters())
@@ -118,7 +120,7 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
         assert frozen == vision - merger > 0
     adapted = {
         name.removesuffix(".lora_A")
-        for name, _ in get_peft_model(model, lora_config(args)).named_modules()
+        for name, _ in get_peft_model(model, peft_config(args)).named_modules()
         if name.endswith(".lora_A")
     }
     assert sum(".language_model." in name for name in adapted) == 2 * 7  # 2 layers x 7 linears
@@ -352,13 +354,46 @@ def test_sft_recipes_parse(recipe, tmp_path):
     from anomseer.trainers.sft import AnomSeerSFTConfig
 
     overrides = [] if torch.cuda.is_available() else ["--bf16", "false", "--use_cpu", "true"]
-    config = parse_config(
+    script_args, config, model_args = parse_config(
         AnomSeerSFTConfig, ["--config", str(recipe), "--output_dir", str(tmp_path), *overrides]
     )
-    assert config.model_name_or_path and config.dataset_name
-    assert config.min_pixels and config.max_pixels and config.max_length
+    assert model_args.model_name_or_path and script_args.dataset_name
+    assert model_args.min_pixels and model_args.max_pixels and config.max_length
     if config.gradient_checkpointing:  # the demo recipe trains a 1 M model without it
         assert config.gradient_checkpointing_kwargs == {"use_reentrant": False}
+
+
+def test_override_recipe_takes_its_base_and_flags_take_over(tmp_path):
+    from anomseer.trainers.configs import parse_config
+    from anomseer.trainers.sft import AnomSeerSFTConfig
+
+    override = tmp_path / "config_fast.yaml"
+    override.write_text(f"base: {TINY_RECIPE}\nlearning_rate: 0.5\nlora_r: 3\n")
+    argv = ["--config", str(override), "--lora_r", "5", "--output_dir", str(tmp_path)]
+    script_args, config, model_args = parse_config(AnomSeerSFTConfig, argv)
+    base = yaml.safe_load(TINY_RECIPE.read_text())
+    assert config.learning_rate == 0.5 and model_args.lora_r == 5
+    assert config.max_length == base["max_length"] and model_args.max_pixels == base["max_pixels"]
+    assert script_args.dataset_name == base["dataset_name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("base: config_fast.yaml\n", "is its own base through 'config_fast.yaml'"),
+        ("base: missing.yaml\n", "base 'missing.yaml' does not exist"),
+        ("base: {}\nlora_rr: 3\n", "unknown key(s) 'lora_rr' (did you mean 'lora_r'?)"),
+        ("env: [A]\n", "env must be a mapping of NAME: value"),
+    ],
+)
+def test_bad_override_recipe_is_one_line(text, message, tmp_path):
+    from anomseer.trainers.configs import parse_config
+    from anomseer.trainers.sft import AnomSeerSFTConfig
+
+    override = tmp_path / "config_fast.yaml"
+    override.write_text(text.format(TINY_RECIPE))
+    with pytest.raises(UserInputError, match=re.escape(message)):
+        parse_config(AnomSeerSFTConfig, ["--config", str(override)])
 
 
 @pytest.mark.parametrize("name", ["ddp", "zero2", "zero3", "fsdp"])

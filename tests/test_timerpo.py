@@ -680,18 +680,31 @@ def test_timerpo_recipes_parse(recipe, tmp_path):
     overrides = ["--output_dir", str(tmp_path)]
     if not torch.cuda.is_available():
         overrides += ["--bf16", "false", "--use_cpu", "true", "--use_vllm", "false"]
-    config = parse_config(TimerPOConfig, ["--config", str(recipe), *overrides])
-    assert config.model_name_or_path and config.dataset_name
+    script_args, config, model_args = parse_config(
+        TimerPOConfig, ["--config", str(recipe), *overrides]
+    )
+    assert model_args.model_name_or_path and script_args.dataset_name
     assert config.reward_names == ["localization", "class", "format"]
     assert config.reward_weights == [0.7, 0.2, 0.1]
     assert config.generation_batch_size % config.num_generations == 0
 
 
-def test_ablation_recipes_change_only_their_setting():
+def test_ablation_recipes_change_only_their_setting(tmp_path):
+    """Each ablation is an override file: its base recipe plus its one change (and output_dir)."""
+    from anomseer.trainers.configs import parse_config
+    from anomseer.trainers.timerpo import TimerPOConfig
+
     folder = ROOT / "recipes" / "qwen2.5-vl-3b" / "timerpo"
-    base = yaml.safe_load((folder / "config_default.yaml").read_text())
+    same = ["--output_dir", str(tmp_path), "--bf16", "false", "--use_cpu", "true"]
+
+    def fields(name):
+        argv = ["--config", str(folder / name), *same, "--use_vllm", "false"]
+        script_args, config, model_args = parse_config(TimerPOConfig, argv)
+        return {**vars(script_args), **vars(model_args), **config.to_dict()}
+
+    base = fields("config_default.yaml")
     for name, change in ABLATIONS.items():
-        ablation = yaml.safe_load((folder / name).read_text())
-        differing = {k for k in base.keys() | ablation.keys() if base.get(k) != ablation.get(k)}
-        assert differing == {*change, "output_dir"}, name
+        assert set(yaml.safe_load((folder / name).read_text())) == {"base", *change, "output_dir"}
+        ablation = fields(name)
+        assert {k for k in base if base[k] != ablation[k]} == set(change), name
         assert all(ablation[k] == v for k, v in change.items()), name

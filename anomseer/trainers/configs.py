@@ -1,19 +1,24 @@
-"""Recipe fields every training stage shares, and recipe parsing with ``TrlParser``.
+"""Recipe configs on TRL's own dataclasses, parsed side by side as open-r1 does.
 
-A stage's config subclasses TRL's (``trl.SFTConfig``, ``trl.GRPOConfig``) together with
-:class:`ModelArguments` and :class:`DatasetArguments`, so one flat YAML recipe holds the model,
-the data and the trainer settings, and every field is also a command-line flag that overrides
-the recipe.
+A recipe is one flat YAML mapping whose keys are split over three dataclasses by ``TrlParser``:
+:class:`AnomSeerScriptArguments` (``trl.ScriptArguments``: the dataset),
+:class:`AnomSeerModelConfig` (``trl.ModelConfig``: checkpoint, dtype, LoRA, plus pixel bounds and
+vision freezing) and the stage's trainer config (a ``trl.SFTConfig`` or ``trl.GRPOConfig``
+subclass). Every field is also a command-line flag that overrides the recipe. A recipe may start
+from another with ``base: FILE`` (a path relative to the recipe's folder) and list only the keys
+it changes.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+
+from trl import ModelConfig, ScriptArguments
 
 from anomseer.errors import UserInputError, did_you_mean, first_line
 from anomseer.recipes import read_yaml, recipes_dir, shipped_recipe
@@ -21,21 +26,19 @@ from anomseer.recipes import read_yaml, recipes_dir, shipped_recipe
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Linear layers that get LoRA adapters: attention and MLP projections of every block."""
 
-ConfigT = TypeVar("ConfigT")
+BASE_KEY = "base"
+"""Recipe key naming the recipe this one overrides."""
+
+TrainingConfigT = TypeVar("TrainingConfigT")
 
 
 @dataclass
-class ModelArguments:
-    """The model to train and how: checkpoint, dtype, pixel bounds, LoRA, frozen vision tower."""
+class AnomSeerModelConfig(ModelConfig):
+    """``trl.ModelConfig`` for Qwen2.5-VL: ``dtype`` keeps the checkpoint's by default, LoRA
+    targets every attention and MLP projection, and three fields are added: ``min_pixels``,
+    ``max_pixels`` (the processor's image bounds) and ``freeze_vision_tower``."""
 
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={
-            "help": "Qwen2.5-VL checkpoint to start from: a local folder (e.g. one built by "
-            "`anomseer tiny-model DIR`) or a hub id such as Qwen/Qwen2.5-VL-3B-Instruct."
-        },
-    )
-    dtype: str = field(
+    dtype: str | None = field(
         default="auto",
         metadata={
             "help": "dtype the weights are loaded in; `auto` keeps the checkpoint's. Mixed "
@@ -43,12 +46,9 @@ class ModelArguments:
             "choices": ["auto", "bfloat16", "float16", "float32"],
         },
     )
-    attn_implementation: str | None = field(
-        default=None,
-        metadata={
-            "help": "Attention kernel (`sdpa`, `eager`, `flash_attention_2`); None lets "
-            "transformers pick (sdpa)."
-        },
+    lora_target_modules: list[str] | None = field(
+        default_factory=lambda: list(DEFAULT_LORA_TARGETS),
+        metadata={"help": "Names of the linear layers that get LoRA adapters."},
     )
     min_pixels: int | None = field(
         default=None,
@@ -74,24 +74,39 @@ class ModelArguments:
             "stays trainable."
         },
     )
-    use_peft: bool = field(
-        default=False,
-        metadata={"help": "Train LoRA adapters (peft) instead of all weights."},
-    )
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(
-        default=32, metadata={"help": "LoRA scaling numerator (scale = alpha/r)."}
-    )
-    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
-    lora_target_modules: list[str] = field(
-        default_factory=lambda: list(DEFAULT_LORA_TARGETS),
-        metadata={"help": "Names of the linear layers that get LoRA adapters."},
-    )
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except ValueError as error:
+            raise UserInputError(first_line(error)) from error
+        for name in ("load_in_8bit", "load_in_4bit"):
+            if getattr(self, name):
+                raise UserInputError(f"{name} is not supported; train in bf16 or with use_peft")
+        if self.model_revision != "main":
+            raise UserInputError(
+                "model_revision is not supported; point model_name_or_path at the revision's "
+                "local folder"
+            )
+        for name in ("min_pixels", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UserInputError(f"{name} must be a positive number of pixels, got {value}")
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise UserInputError(
+                f"min_pixels ({self.min_pixels}) is larger than max_pixels ({self.max_pixels}); "
+                "swap them or raise max_pixels"
+            )
+        if self.use_peft and (self.lora_r <= 0 or not self.lora_target_modules):
+            raise UserInputError(
+                "use_peft needs lora_r > 0 and at least one lora_target_modules name"
+            )
 
 
 @dataclass
-class DatasetArguments:
-    """Where the rows come from: a folder written by ``anomseer gen`` or a hub dataset."""
+class AnomSeerScriptArguments(ScriptArguments):
+    """``trl.ScriptArguments`` for an ``anomseer gen`` folder or a hub dataset with its columns;
+    no evaluation split unless ``dataset_test_split`` names one."""
 
     dataset_name: str | None = field(
         default=None,
@@ -100,7 +115,6 @@ class DatasetArguments:
             "(DIR/data/<split>-*.parquet) or a hub dataset id with the same columns."
         },
     )
-    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
     dataset_test_split: str | None = field(
         default=None,
         metadata={
@@ -109,27 +123,18 @@ class DatasetArguments:
         },
     )
 
-
-@dataclass
-class RunArguments:
-    """Run fields every stage shares: where to resume from."""
-
-    resume_from_checkpoint: str | None = field(
-        default=None,
-        metadata={
-            "help": "Resume training: a checkpoint-N folder, or `last` for the newest checkpoint "
-            "in output_dir (the optimizer, scheduler, RNG and data position are restored). "
-            "Unset, a rerun into an output_dir holding checkpoints resumes from the newest; "
-            "`false` starts over there."
-        },
-    )
+    def __post_init__(self) -> None:
+        if self.dataset_config or self.dataset_streaming:
+            raise UserInputError(
+                "dataset_config and dataset_streaming are not supported; point dataset_name at "
+                "an `anomseer gen` folder or a hub dataset with its columns"
+            )
 
 
-def check_stage_config(config: Any) -> None:
-    """What every stage config checks after TRL's ``__post_init__``: the model fields, no
-    ``model_init_kwargs`` (the recipe fields say how to load), and non-reentrant gradient
-    checkpointing unless ``gradient_checkpointing_kwargs`` says otherwise."""
-    check_model_arguments(config)
+def check_training_config(config: Any) -> None:
+    """What every trainer config checks after TRL's ``__post_init__``: no ``model_init_kwargs``
+    (the model fields say how to load), and non-reentrant gradient checkpointing unless
+    ``gradient_checkpointing_kwargs`` says otherwise."""
     if config.model_init_kwargs:
         raise UserInputError(
             "model_init_kwargs is not used: set dtype and attn_implementation as recipe fields"
@@ -140,36 +145,29 @@ def check_stage_config(config: Any) -> None:
         config.gradient_checkpointing_kwargs = kwargs
 
 
-def check_model_arguments(args: ModelArguments) -> None:
-    """Reject pixel bounds and LoRA settings that cannot work, naming the field."""
-    for name in ("min_pixels", "max_pixels"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UserInputError(f"{name} must be a positive number of pixels, got {value}")
-    if args.min_pixels and args.max_pixels and args.min_pixels > args.max_pixels:
-        raise UserInputError(
-            f"min_pixels ({args.min_pixels}) is larger than max_pixels ({args.max_pixels}); "
-            "swap them or raise max_pixels"
-        )
-    if args.use_peft and (args.lora_r <= 0 or not args.lora_target_modules):
-        raise UserInputError("use_peft needs lora_r > 0 and at least one lora_target_modules name")
-
-
-def parse_config(config_cls: type[ConfigT], argv: Sequence[str] | None = None) -> ConfigT:
-    """Parse ``--config RECIPE.yaml`` plus flag overrides into ``config_cls`` with TrlParser.
+def parse_config(
+    training_cls: type[TrainingConfigT], argv: Sequence[str] | None = None
+) -> tuple[AnomSeerScriptArguments, TrainingConfigT, AnomSeerModelConfig]:
+    """``(script_args, training_args, model_args)`` from ``--config RECIPE.yaml`` (a path or a
+    shipped recipe's name) and flag overrides, parsed with ``TrlParser``.
 
     Unknown recipe keys, unknown flags and invalid values raise a one-line ``UserInputError``.
     """
     from trl import TrlParser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--config" in argv:
-        recipe = _recipe_path(argv)
-        _check_recipe_keys(recipe, config_cls)
-    parser = TrlParser(config_cls)
+    classes = (AnomSeerScriptArguments, training_cls, AnomSeerModelConfig)
+    parser = TrlParser(classes)
     parser.error = _refuse  # argparse would print its whole usage and exit
+    if "--config" in argv:
+        index = argv.index("--config")
+        recipe = load_recipe(_recipe_path(argv[index + 1 : index + 2]), classes)
+        del argv[index : index + 2]
+        for key, value in recipe.pop("env", {}).items():
+            os.environ[key] = str(value)
+        parser.set_defaults_with_config(**recipe)
     try:
-        config, unknown = parser.parse_args_and_config(argv, return_remaining_strings=True)
+        *configs, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
     except UserInputError:
         raise
     except ValueError as error:
@@ -181,11 +179,44 @@ def parse_config(config_cls: type[ConfigT], argv: Sequence[str] | None = None) -
             f"unknown argument(s) {', '.join(hints) or ' '.join(unknown)}; fix the spelling "
             "(every recipe field is a flag, listed by --help)"
         )
-    return config
+    script_args, training_args, model_args = configs
+    return script_args, training_args, model_args
 
 
 def _refuse(message: str) -> NoReturn:
     raise UserInputError(message)
+
+
+def load_recipe(path: Path, classes: Sequence[type], seen: tuple[Path, ...] = ()) -> dict:
+    """The recipe in ``path`` as one mapping, its ``base`` recipe's keys first (recursively);
+    keys no field of ``classes`` takes are refused with the closest field."""
+    recipe: Any = read_yaml(path, "recipe")
+    if not isinstance(recipe, dict):
+        raise UserInputError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
+    known = {f.name for cls in classes for f in fields(cls) if f.init} | {"env", BASE_KEY}
+    unknown = [key for key in recipe if key not in known]
+    if unknown:
+        hints = [f"{key!r}{did_you_mean(str(key), known)}" for key in unknown]
+        raise UserInputError(
+            f"recipe {str(path)!r} has unknown key(s) {', '.join(hints)}; remove them or fix "
+            "the spelling (the fields are listed by --help)"
+        )
+    if not isinstance(recipe.get("env", {}), dict):
+        raise UserInputError(f"recipe {str(path)!r}: env must be a mapping of NAME: value")
+    base = recipe.pop(BASE_KEY, None)
+    if base is None:
+        return recipe
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise UserInputError(f"recipe {str(path)!r} is its own base through {str(base)!r}")
+    if not base_path.is_file():
+        raise UserInputError(
+            f"recipe {str(path)!r}: base {str(base)!r} does not exist; give a path relative to "
+            "the recipe's folder"
+        )
+    merged = load_recipe(base_path, classes, (*seen, path.resolve()))
+    env = {**merged.pop("env", {}), **recipe.pop("env", {})}
+    return {**merged, **recipe, **({"env": env} if env else {})}
 
 
 def run_main(main: Callable[[], object], prog: str) -> int:
@@ -219,36 +250,18 @@ def release_process_group() -> None:
         dist.destroy_process_group()
 
 
-def _recipe_path(argv: list[str]) -> Path:
-    """The ``--config`` file: a path, or the name of a shipped recipe
-    (``tiny-cpu/sft/config_default.yaml``), which is then written back into ``argv`` as its full
-    path."""
-    index = argv.index("--config")
-    if index + 1 >= len(argv):
+def _recipe_path(value: list[str]) -> Path:
+    """The ``--config`` file from the argument after the flag: a path, or the name of a shipped
+    recipe (``tiny-cpu/sft/config_default.yaml``)."""
+    if not value:
         raise UserInputError("--config needs a path to a YAML recipe")
-    path = Path(argv[index + 1])
-    if not path.is_file():
-        shipped = shipped_recipe(argv[index + 1])
-        if shipped is None:
-            raise UserInputError(
-                f"recipe {str(path)!r} does not exist; pass a YAML file or a shipped recipe "
-                f"such as tiny-cpu/sft/config_default.yaml (in {recipes_dir()})"
-            )
-        path = shipped
-        argv[index + 1] = str(shipped)
-    return path
-
-
-def _check_recipe_keys(path: Path, config_cls: type) -> None:
-    """Name the recipe keys that no field of ``config_cls`` takes, with the closest field."""
-    recipe: Any = read_yaml(path, "recipe")
-    if not isinstance(recipe, dict):
-        raise UserInputError(f"recipe {str(path)!r} must be a YAML mapping of field: value")
-    fields = {f.name for f in dataclasses.fields(config_cls) if f.init} | {"env"}
-    unknown = [key for key in recipe if key not in fields]
-    if unknown:
-        hints = [f"{key!r}{did_you_mean(str(key), fields)}" for key in unknown]
+    path = Path(value[0])
+    if path.is_file():
+        return path
+    shipped = shipped_recipe(value[0])
+    if shipped is None:
         raise UserInputError(
-            f"recipe {str(path)!r} has unknown key(s) {', '.join(hints)}; remove them or fix "
-            f"the spelling (the fields of {config_cls.__name__} are listed by --help)"
+            f"recipe {str(path)!r} does not exist; pass a YAML file or a shipped recipe "
+            f"such as tiny-cpu/sft/config_default.yaml (in {recipes_dir()})"
         )
+    return shipped

@@ -27,10 +27,9 @@ from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 from anomseer.errors import UserInputError
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.configs import (
-    DatasetArguments,
-    ModelArguments,
-    RunArguments,
-    check_stage_config,
+    AnomSeerModelConfig,
+    AnomSeerScriptArguments,
+    check_training_config,
     parse_config,
     run_main,
 )
@@ -40,26 +39,19 @@ from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_
 
 
 @dataclass
-class AnomSeerSFTConfig(ModelArguments, DatasetArguments, RunArguments, SFTConfig):
-    r"""``trl.SFTConfig`` plus the model and data fields of an AnomSeer recipe.
-
-    Extra fields (all documented with ``--help``):
-
-    - model: ``model_name_or_path``, ``dtype``, ``attn_implementation``;
-    - processor: ``min_pixels``, ``max_pixels`` (saved with the processor in every checkpoint);
-    - vision tower: ``freeze_vision_tower``;
-    - LoRA: ``use_peft``, ``lora_r``, ``lora_alpha``, ``lora_dropout``, ``lora_target_modules``;
-    - data: ``dataset_name`` (an ``anomseer gen`` folder or a hub id), ``dataset_train_split``,
-      ``dataset_test_split``.
-
-    Changed defaults: gradient checkpointing is non-reentrant unless
-    ``gradient_checkpointing_kwargs`` says otherwise; ``resume_from_checkpoint: last`` resumes
-    from the newest ``checkpoint-N`` in ``output_dir``.
+class AnomSeerSFTConfig(SFTConfig):
+    r"""``trl.SFTConfig`` for AnomSeer: the loss is on the completion only, gradient checkpointing
+    is non-reentrant unless ``gradient_checkpointing_kwargs`` says otherwise, and
+    ``resume_from_checkpoint: last`` resumes from the newest ``checkpoint-N`` in ``output_dir``
+    (unset, a rerun into a folder holding checkpoints resumes from the newest; ``false`` starts
+    over). The model and data fields of a recipe are parsed into
+    :class:`~anomseer.trainers.configs.AnomSeerModelConfig` and
+    :class:`~anomseer.trainers.configs.AnomSeerScriptArguments` beside it.
     """
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_stage_config(self)
+        check_training_config(self)
         if self.completion_only_loss is False:
             raise UserInputError(
                 "completion_only_loss=false would train on the prompt and its image tokens; "
@@ -105,15 +97,19 @@ def build_collator(processor, config: AnomSeerSFTConfig) -> CompletionCollator:
     )
 
 
-def train(config: AnomSeerSFTConfig) -> AnomSeerSFTTrainer:
-    """Run SFT as ``config`` says, save the final model and processor to ``output_dir``, and
+def train(
+    script_args: AnomSeerScriptArguments,
+    config: AnomSeerSFTConfig,
+    model_args: AnomSeerModelConfig,
+) -> AnomSeerSFTTrainer:
+    """Run SFT as the recipe says, save the final model and processor to ``output_dir``, and
     return the trainer."""
     resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
-    train_dataset, eval_dataset = load_training_splits(config, SFT_COLUMNS, "SFT")
-    model, processor, peft_config = load_for_training(config, config.trust_remote_code)
+    train_dataset, eval_dataset = load_training_splits(script_args, SFT_COLUMNS, "SFT")
+    model, processor, peft_config = load_for_training(model_args, config.trust_remote_code)
     for dataset in (train_dataset, eval_dataset):
         if dataset is not None:
-            check_max_length(dataset, processor, config.max_length, config.dataset_name)
+            check_max_length(dataset, processor, config.max_length, script_args.dataset_name)
     trainer = AnomSeerSFTTrainer(
         model=model,
         args=config,
@@ -131,7 +127,7 @@ def train(config: AnomSeerSFTConfig) -> AnomSeerSFTTrainer:
 
 def main(argv: Sequence[str] | None = None) -> AnomSeerSFTTrainer:
     """Parse ``--config RECIPE.yaml`` and flag overrides, then train."""
-    return train(parse_config(AnomSeerSFTConfig, argv))
+    return train(*parse_config(AnomSeerSFTConfig, argv))
 
 
 if __name__ == "__main__":

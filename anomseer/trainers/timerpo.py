@@ -55,10 +55,9 @@ from anomseer.rewards import REQUIRED_COLUMNS as REWARD_COLUMNS
 from anomseer.rewards import get_reward_funcs
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.configs import (
-    DatasetArguments,
-    ModelArguments,
-    RunArguments,
-    check_stage_config,
+    AnomSeerModelConfig,
+    AnomSeerScriptArguments,
+    check_training_config,
     parse_config,
     run_main,
 )
@@ -86,15 +85,13 @@ EXPCOT_COLUMN = "expcot"
 
 
 @dataclass
-class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
-    r"""``trl.GRPOConfig`` plus the TimerPO fields and the model and data fields of an AnomSeer
-    recipe, with defaults that reproduce the reference run.
+class TimerPOConfig(GRPOConfig):
+    r"""``trl.GRPOConfig`` plus the TimerPO fields, with defaults that reproduce the reference run.
 
     TimerPO fields: ``grounding``, ``projection``, ``alpha``, ``ot_epsilon``, ``ot_iterations``,
     ``ot_temperature``, ``ot_marginals``, ``ot_dtype``, ``expcot_max_tokens``, ``reward_names``.
-    Model, data and resume fields as in SFT (``model_name_or_path``, ``dtype``, ``min_pixels``,
-    ``max_pixels``, ``freeze_vision_tower``, ``use_peft`` and ``lora_*``, ``dataset_name``,
-    ``dataset_train_split``, ``dataset_test_split``, ``resume_from_checkpoint: last``).
+    Resuming, gradient checkpointing and the model and data fields of a recipe as in
+    :class:`~anomseer.trainers.sft.AnomSeerSFTConfig`.
 
     Changed defaults (SPEC section 5): ``scale_rewards="none"`` (A_main = r - group mean),
     ``beta=0.001`` (TRL's KL is the k3 estimator), ``num_generations=5``,
@@ -213,7 +210,7 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
             super().__post_init__()
         except ValueError as error:
             raise UserInputError(self._explain(error)) from error
-        check_stage_config(self)
+        check_training_config(self)
         version = fsdp_version(self)
         if self.projection == "gradient" and version == 1:
             raise UserInputError(FSDP1_GRADIENT)
@@ -617,13 +614,16 @@ def dataset_columns(config: TimerPOConfig) -> tuple[str, ...]:
     return ("image", "prompt", *REWARD_COLUMNS, *grounded)
 
 
-def train(config: TimerPOConfig) -> TimerPOTrainer:
-    """Run TimerPO as ``config`` says, save the final model and processor to ``output_dir``, and
+def train(
+    script_args: AnomSeerScriptArguments, config: TimerPOConfig, model_args: AnomSeerModelConfig
+) -> TimerPOTrainer:
+    """Run TimerPO as the recipe says, save the final model and processor to ``output_dir``, and
     return the trainer. The data is checked before the model is loaded."""
     resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
     purpose = f"TimerPO with grounding={config.grounding}"
-    train_dataset, eval_dataset = load_training_splits(config, dataset_columns(config), purpose)
-    model, processor, peft_config = load_for_training(config, config.trust_remote_code)
+    columns = dataset_columns(config)
+    train_dataset, eval_dataset = load_training_splits(script_args, columns, purpose)
+    model, processor, peft_config = load_for_training(model_args, config.trust_remote_code)
     trainer = TimerPOTrainer(
         model=model,
         args=config,
@@ -640,7 +640,7 @@ def train(config: TimerPOConfig) -> TimerPOTrainer:
 
 def main(argv: Sequence[str] | None = None) -> TimerPOTrainer:
     """Parse ``--config RECIPE.yaml`` and flag overrides, then train."""
-    return train(parse_config(TimerPOConfig, argv))
+    return train(*parse_config(TimerPOConfig, argv))
 
 
 if __name__ == "__main__":
