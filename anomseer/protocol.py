@@ -283,12 +283,3 @@ def merge_intervals(spans: Iterable[Sequence[int]]) -> list[tuple[int, int]]:
             merged.append((start, end))
     return merged
 
-
-def describe_answer(answer: Answer) -> str:
-    """One human-readable line for an answer (used by the CLI and reports)."""
-    where = answer.variates if answer.variates else answer.intervals
-    label = answer.label or "?"
-    state = (
-        "valid" if answer.format_valid else ("answer only" if answer.answer_valid else "invalid")
-    )
-    return f"{label} at {where} ({state})"

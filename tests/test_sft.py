@@ -134,7 +134,7 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
 def test_tiny_model_overfits_one_row_and_reproduces_it(tiny_model_dir, tmp_path):
     from datasets import load_dataset
 
-    from anomseer.inference import generate_completions
+    from anomseer.evaluation.backends.hf import generate_completions
     from anomseer.modeling import load_model_and_processor
 
     data = write_sft_dataset(tmp_path / "data", count=1)
@@ -159,7 +159,7 @@ def test_tiny_model_overfits_one_row_and_reproduces_it(tiny_model_dir, tmp_path)
 
 @pytest.mark.slow
 def test_full_fine_tuning_with_frozen_vision_tower_exports(tiny_model_dir, sft_data, tmp_path):
-    from anomseer.inference import generate_completions
+    from anomseer.evaluation.backends.hf import generate_completions
     from anomseer.modeling import load_model_and_processor
 
     out, exported = tmp_path / "out", tmp_path / "exported"
@@ -193,7 +193,7 @@ def test_full_fine_tuning_with_frozen_vision_tower_exports(tiny_model_dir, sft_d
 def test_lora_trains_adapters_and_merged_export_matches(tiny_model_dir, sft_data, tmp_path, capsys):
     from peft import PeftModel
 
-    from anomseer.inference import generate_completions
+    from anomseer.evaluation.backends.hf import generate_completions
     from anomseer.modeling import load_model_and_processor
 
     out, exported = tmp_path / "out", tmp_path / "exported"

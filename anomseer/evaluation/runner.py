@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,6 @@ from anomseer.evaluation.backends import (
     backend_class,
     load_backend,
 )
-from anomseer.evaluation.dataset import OPTIONAL_COLUMNS, SCORING_COLUMNS, check_unique_ids
 from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
 from anomseer.metrics import SampleScore, aggregate_scores, score_completion
@@ -42,6 +42,11 @@ FIGURES_DIR = "figures"
 SAMPLES_FIGURE = "samples.png"
 PER_TYPE_FIGURE = "per_type.png"
 FIGURE_SAMPLES = 12
+SCORING_COLUMNS = ("id", "family", "anomaly_type", "length", "intervals", "series")
+"""Columns every evaluation reads (DESIGN.md); ``variates`` is read when present."""
+OPTIONAL_COLUMNS = ("variates", "expert_thresholds", "type_source")
+"""``type_source`` = ``expert`` marks a converted row whose anomaly type is the expert panel's
+reading (data_gen.benchmarks.expert_label); the report says so."""
 
 COUNTING = (
     "Means are over completions (one per series unless n > 1), each scored by "
@@ -387,3 +392,13 @@ def _figure_records(records: list[dict]) -> list[dict]:
     longest = max(map(len, groups), default=0)
     interleaved = [group[rank] for rank in range(longest) for group in groups if rank < len(group)]
     return interleaved[:FIGURE_SAMPLES]
+
+
+def check_unique_ids(ids: list[str], data: object) -> None:
+    """Ids key the resumable predictions, so they must be unique."""
+    repeated = [i for i, count in Counter(ids).items() if count > 1]
+    if repeated:
+        duplicate = repeated[0]
+        raise UserInputError(
+            f"dataset {data} repeats the id {duplicate!r}; every row needs a unique id"
+        )

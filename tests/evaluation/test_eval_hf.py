@@ -5,8 +5,7 @@ from helpers.eval_fixtures import UNIVARIATE_ROWS, univariate_rows
 from PIL import Image
 
 from anomseer.cli import main
-from anomseer.evaluation.backends.hf import HFBackend
-from anomseer.inference import generate_completions
+from anomseer.evaluation.backends.hf import HFBackend, generate_completions
 from anomseer.metrics import aggregate_scores, score_completion
 from anomseer.modeling import TINY_MAX_PIXELS, TINY_MIN_PIXELS, load_model_and_processor
 

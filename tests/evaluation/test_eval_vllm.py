@@ -9,8 +9,8 @@ from helpers.eval_fixtures import univariate_rows
 from anomseer.evaluation import evaluate
 from anomseer.evaluation.backends import load_backend
 from anomseer.evaluation.backends.base import Sampling
+from anomseer.evaluation.backends.hf import generate_completions
 from anomseer.evaluation.backends.vllm import engine_kwargs, processor_pixels, sampling_kwargs
-from anomseer.inference import generate_completions
 from anomseer.modeling import (
     TINY_MAX_PIXELS,
     TINY_MIN_PIXELS,
