@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from anomseer.atomic_files import write_atomic
 from anomseer.bootstrap import BOOTSTRAP_SETTINGS, group_intervals
 from anomseer.dataset_loading import check_columns, load_split
-from anomseer.errors import UserInputError, first_line
+from anomseer.errors import OptionError, UserInputError, first_line
 from anomseer.evaluation.backends import (
     Backend,
     EvalRequest,
@@ -87,11 +87,11 @@ def evaluate(
     ids = [str(i) for i in dataset["id"]]
     if limit is not None:
         if limit < 1:
-            raise UserInputError(f"--limit must be at least 1, got {limit}")
+            raise OptionError(f"$o must be at least 1, got {limit}", o="limit")
         ids = ids[:limit]
     check_unique_ids(ids, data_name)
     if batch_size is not None and batch_size < 1:
-        raise UserInputError(f"--batch-size must be at least 1, got {batch_size}")
+        raise OptionError(f"$o must be at least 1, got {batch_size}", o="batch_size")
     engine = _backend(backend, model, options)
     run = {"data": data_name, "split": split, "backend": engine.name, "settings": engine.settings()}
 
@@ -143,9 +143,10 @@ def _open_log(out: Path, run: dict) -> PredictionLog:
         if previous != canonical:
             before, now = _flat(previous), _flat(canonical)
             changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
-            raise UserInputError(
+            raise OptionError(
                 f"{out} already holds predictions of another configuration (changed: "
-                f"{', '.join(changed) or 'settings'}); pass a new --out or delete {out}"
+                f"{', '.join(changed) or 'settings'}); pass a new $o or delete {out}",
+                o="out",
             )
     write_atomic(run_path, json.dumps(canonical, indent=2) + "\n")
     return log

@@ -54,6 +54,10 @@ def test_missing_data_split_and_model_are_one_line_each(eval_data, tmp_path, cap
     assert "does not exist" in err and "no-model" in err
     err = _eval_error(capsys, "--data", str(eval_data), "--backend", "hf", "--out", str(out))
     assert "needs --model" in err
+    err = _eval_error(capsys, *argv, "--temperature", "0.5")
+    assert err.endswith("the expert backend has no option(s) --temperature; it takes none")
+    err = _eval_error(capsys, *argv, "--limit", "0")
+    assert err.endswith("error: --limit must be at least 1, got 0")
     assert not (out / "metrics.json").exists()
 
 
@@ -70,12 +74,14 @@ def test_missing_backend_package_names_the_extra(
 
 
 def test_options_are_checked_against_the_backend(tiny_model_dir, chat_server):
-    with pytest.raises(UserInputError, match=r"hf backend has no option.* --base-url"):
+    with pytest.raises(UserInputError, match=r"hf backend has no option\(s\) base_url; its opt"):
         load_backend("hf", str(tiny_model_dir), base_url="http://x")
-    with pytest.raises(UserInputError, match="--n 3 samples need --temperature > 0"):
+    with pytest.raises(UserInputError, match="n=3 samples need temperature > 0"):
         load_backend("openai", "m", base_url=chat_server.base_url, n=3)
-    with pytest.raises(UserInputError, match=r"expert backend is deterministic.*--temperature"):
+    with pytest.raises(UserInputError, match=r"expert backend has no option\(s\) temperature; it"):
         load_backend("expert", None, temperature=0.5)
+    with pytest.raises(UserInputError, match="timeout must be > 0, got 0"):
+        load_backend("openai", "m", base_url=chat_server.base_url, timeout=0)
     with pytest.raises(UserInputError, match="expert backend uses no model"):
         load_backend("expert", "gpt-4o")
     with pytest.raises(UserInputError, match="unknown backend 'tgi'"):
@@ -89,5 +95,5 @@ def test_duplicate_ids_and_bad_limits_are_refused(tmp_path, chat_server):
     options = {"model": "m", "base_url": chat_server.base_url}
     with pytest.raises(UserInputError, match="repeats the id 'test/range/eval/0'"):
         evaluate(folder, "eval", "openai", tmp_path / "run", **options)
-    with pytest.raises(UserInputError, match="--limit must be at least 1"):
+    with pytest.raises(UserInputError, match="limit must be at least 1"):
         evaluate(folder, "eval", "openai", tmp_path / "run", limit=0, **options)

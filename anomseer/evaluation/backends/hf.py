@@ -5,9 +5,11 @@ model on CPU."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anomseer.evaluation.backends.base import (
+    CheckpointOptions,
     EvalRequest,
     Generation,
     Sampling,
@@ -20,11 +22,20 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, ProcessorMixin
 
 
+@dataclass(frozen=True)
+class HFOptions(CheckpointOptions):
+    """Options of the hf backend: sampling, checkpoint and the attention kernel (None lets
+    transformers pick)."""
+
+    attn_implementation: str | None = None
+
+
 class HFBackend:
     """Completions from a loaded transformers model and its processor."""
 
     name: ClassVar[str] = "hf"
     columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    options: ClassVar[type[HFOptions]] = HFOptions
     default_batch_size: ClassVar[int] = 8
 
     def __init__(
@@ -41,20 +52,7 @@ class HFBackend:
         self.n = sampling.n
 
     @classmethod
-    def load(
-        cls,
-        model: str | None,
-        *,
-        dtype: str = "auto",
-        attn_implementation: str | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        trust_remote_code: bool = False,
-        max_new_tokens: int = 1024,
-        temperature: float = 0.0,
-        n: int = 1,
-        seed: int | None = 0,
-    ) -> HFBackend:
+    def load(cls, model: str | None, options: HFOptions = HFOptions()) -> HFBackend:
         """Load ``model`` (folder or hub id); pixel bounds default to the ones its processor saved
         (the training ones). The model goes to the GPU(s) when there are any."""
         import torch
@@ -62,20 +60,19 @@ class HFBackend:
         from anomseer.modeling import load_model_and_processor
 
         name = require_model(cls.name, model)
-        sampling = Sampling(max_new_tokens, temperature, n, seed)
         loaded, processor = load_model_and_processor(
             name,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            min_pixels=min_pixels,
-            max_pixels=max_pixels,
+            dtype=options.dtype,
+            attn_implementation=options.attn_implementation,
+            min_pixels=options.min_pixels,
+            max_pixels=options.max_pixels,
             device_map="auto" if torch.cuda.is_available() else None,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=options.trust_remote_code,
         )
         loaded.eval()
-        if seed is not None:
-            torch.manual_seed(seed)
-        return cls(loaded, processor, sampling, name)
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        return cls(loaded, processor, options, name)
 
     def settings(self) -> dict[str, Any]:
         pixels = processor_pixels(self.processor)

@@ -12,9 +12,11 @@ processor (``mm_processor_kwargs``), which are the training ones unless overridd
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anomseer.evaluation.backends.base import (
+    CheckpointOptions,
     EvalRequest,
     Generation,
     Sampling,
@@ -68,11 +70,24 @@ def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class VLLMOptions(CheckpointOptions):
+    """Options of the vllm backend: sampling, checkpoint and engine (``enforce_eager`` None:
+    True on CPU, False on GPUs; ``kv_cache_gib`` sizes the CPU engine's KV cache)."""
+
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    kv_cache_gib: int | None = None
+    enforce_eager: bool | None = None
+    max_model_len: int | None = None
+
+
 class VLLMBackend:
     """Completions from a ``vllm.LLM`` engine (or any object with its ``generate``)."""
 
     name: ClassVar[str] = "vllm"
     columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    options: ClassVar[type[VLLMOptions]] = VLLMOptions
     default_batch_size: ClassVar[int] = 256
 
     def __init__(
@@ -91,54 +106,35 @@ class VLLMBackend:
         self.n = sampling.n
 
     @classmethod
-    def load(
-        cls,
-        model: str | None,
-        *,
-        tensor_parallel_size: int = 1,
-        dtype: str = "auto",
-        gpu_memory_utilization: float = 0.9,
-        kv_cache_gib: int | None = None,
-        enforce_eager: bool | None = None,
-        max_model_len: int | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        trust_remote_code: bool = False,
-        max_new_tokens: int = 1024,
-        temperature: float = 0.0,
-        n: int = 1,
-        seed: int | None = 0,
-    ) -> VLLMBackend:
+    def load(cls, model: str | None, options: VLLMOptions = VLLMOptions()) -> VLLMBackend:
         """Start the engine on ``model`` (folder or hub id) with ``tensor_parallel_size`` GPUs, or
-        on the CPU. ``dtype="auto"`` is the checkpoint's dtype; ``enforce_eager`` defaults to
-        True on CPU, False on GPUs."""
+        on the CPU."""
         from anomseer.modeling import load_processor
 
         name = require_model(cls.name, model)
-        sampling = Sampling(max_new_tokens, temperature, n, seed)
         vllm = import_vllm()
-        processor = load_processor(name, min_pixels, max_pixels, trust_remote_code)
+        trust = options.trust_remote_code
+        processor = load_processor(name, options.min_pixels, options.max_pixels, trust)
         pixels = processor_pixels(processor)
         cpu = on_cpu()
-        prepare_cpu_engine(kv_cache_gib)
-        if dtype == "auto":
-            dtype = checkpoint_dtype(name, trust_remote_code)
+        prepare_cpu_engine(options.kv_cache_gib)
+        dtype = checkpoint_dtype(name, trust) if options.dtype == "auto" else options.dtype
         engine = vllm.LLM(
             **engine_kwargs(
                 name,
                 pixels,
                 dtype=dtype,
-                tensor_parallel_size=tensor_parallel_size,
-                gpu_memory_utilization=None if cpu else gpu_memory_utilization,
-                max_model_len=max_model_len,
-                enforce_eager=cpu if enforce_eager is None else enforce_eager,
-                seed=0 if seed is None else seed,
-                trust_remote_code=trust_remote_code,
+                tensor_parallel_size=options.tensor_parallel_size,
+                gpu_memory_utilization=None if cpu else options.gpu_memory_utilization,
+                max_model_len=options.max_model_len,
+                enforce_eager=cpu if options.enforce_eager is None else options.enforce_eager,
+                seed=0 if options.seed is None else options.seed,
+                trust_remote_code=trust,
             )
         )
-        params = vllm.SamplingParams(**sampling_kwargs(sampling))
-        settings = {"model": name, "dtype": dtype, **pixels, **sampling.as_dict()}
-        return cls(engine, processor, sampling, params, settings)
+        params = vllm.SamplingParams(**sampling_kwargs(options))
+        settings = {"model": name, "dtype": dtype, **pixels, **options.as_dict()}
+        return cls(engine, processor, options, params, settings)
 
     def settings(self) -> dict[str, Any]:
         return dict(self._settings)
