@@ -7,18 +7,9 @@ true`; list the fields with `python -m anomseer.trainers.sft --help`. For severa
 
 from __future__ import annotations
 
-import argparse
-
-from anomseer.commands.training_stage import add_recipe_argument, run_stage
+from anomseer.commands.training_stage import ACCEPTS_EXTRA_ARGS, add_arguments, run
 
 NAME = "sft"
 HELP = "supervised fine-tuning on plots with the expert chain of thought"
-ACCEPTS_EXTRA_ARGS = True
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_recipe_argument(parser, NAME)
-
-
-def run(args: argparse.Namespace) -> int:
-    return run_stage(NAME, "SFT", args)
+__all__ = ["ACCEPTS_EXTRA_ARGS", "HELP", "NAME", "add_arguments", "run"]

@@ -7,18 +7,9 @@ GRPOTrainer, one process). Every field of the recipe is also a flag that overrid
 
 from __future__ import annotations
 
-import argparse
-
-from anomseer.commands.training_stage import add_recipe_argument, run_stage
+from anomseer.commands.training_stage import ACCEPTS_EXTRA_ARGS, add_arguments, run
 
 NAME = "timerpo"
 HELP = "reinforcement learning with the grounded advantage (GRPO + optimal transport)"
-ACCEPTS_EXTRA_ARGS = True
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_recipe_argument(parser, NAME)
-
-
-def run(args: argparse.Namespace) -> int:
-    return run_stage(NAME, "TimerPO", args)
+__all__ = ["ACCEPTS_EXTRA_ARGS", "HELP", "NAME", "add_arguments", "run"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -217,37 +217,6 @@ def load_recipe(path: Path, classes: Sequence[type], seen: tuple[Path, ...] = ()
     merged = load_recipe(base_path, classes, (*seen, path.resolve()))
     env = {**merged.pop("env", {}), **recipe.pop("env", {})}
     return {**merged, **recipe, **({"env": env} if env else {})}
-
-
-def run_main(main: Callable[[], object], prog: str) -> int:
-    """Run a training entry point as a script: bad input ends with one line and exit status 2,
-    Ctrl-C with ``PROG: interrupted`` and status 130."""
-    try:
-        main()
-    except UserInputError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        release_process_group()
-    return 0
-
-
-def release_process_group() -> None:
-    """Tear down torch.distributed when a launcher set it up, every process together: a process
-    that exits with the group alive can abort in the collective backend's threads, and a DDP
-    reducer freed after its peers have gone can wait in gloo's destructor until the collective
-    timeout (both seen with gloo on CPU). Drop the trainer before calling this."""
-    import gc
-
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        gc.collect()  # frees an unreachable trainer's DDP reducer while the peers are alive
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def _recipe_path(value: list[str]) -> Path:

@@ -25,17 +25,15 @@ from trl import SFTConfig, SFTTrainer
 from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 from anomseer.errors import UserInputError
-from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin
 from anomseer.trainers.configs import (
     AnomSeerModelConfig,
     AnomSeerScriptArguments,
     check_training_config,
     parse_config,
-    run_main,
 )
-from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.run_record import RunRecordCallback
-from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_training_splits
+from anomseer.trainers.entry import run_main, train_stage
+from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length
 
 
 @dataclass
@@ -102,27 +100,17 @@ def train(
     config: AnomSeerSFTConfig,
     model_args: AnomSeerModelConfig,
 ) -> AnomSeerSFTTrainer:
-    """Run SFT as the recipe says, save the final model and processor to ``output_dir``, and
-    return the trainer."""
-    resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
-    train_dataset, eval_dataset = load_training_splits(script_args, SFT_COLUMNS, "SFT")
-    model, processor, peft_config = load_for_training(model_args, config.trust_remote_code)
-    for dataset in (train_dataset, eval_dataset):
-        if dataset is not None:
+    """Run SFT as the recipe says (every row's prompt checked against ``max_length`` first),
+    save the final model and processor to ``output_dir``, and return the trainer."""
+
+    def prepare(processor, datasets: list) -> dict:
+        for dataset in datasets:
             check_max_length(dataset, processor, config.max_length, script_args.dataset_name)
-    trainer = AnomSeerSFTTrainer(
-        model=model,
-        args=config,
-        data_collator=build_collator(processor, config),
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=processor,
-        peft_config=peft_config,
-        callbacks=[RunRecordCallback()],
+        return {"data_collator": build_collator(processor, config)}
+
+    return train_stage(
+        AnomSeerSFTTrainer, script_args, config, model_args, SFT_COLUMNS, "SFT", prepare
     )
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(config.output_dir)
-    return trainer
 
 
 def main(argv: Sequence[str] | None = None) -> AnomSeerSFTTrainer:

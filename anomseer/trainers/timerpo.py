@@ -8,16 +8,10 @@ turns each pair into a similarity s with batched entropic OT on the device that 
 gathers s and A_main across processes so every group is whole, and then either mixes
 A = A_main + alpha * A_ts_perp (``projection: advantage``, the reference), mixes without the
 projection (``none``), or keeps the grounded objective apart and projects its gradient onto
-the normal plane of the primary one (``gradient``). One process::
-
-    anomseer timerpo --config recipes/tiny-cpu/timerpo/config_default.yaml
-
-Many GPUs::
-
-    accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.timerpo \\
-        --config recipes/qwen2.5-vl-3b/timerpo/config_default.yaml
-
-Every config field is also a flag that overrides the recipe (``--alpha 0``).
+the normal plane of the primary one (``gradient``). Launched as SFT is
+(:mod:`anomseer.trainers.sft`): ``anomseer timerpo --config RECIPE`` in one process, ``-m
+anomseer.trainers.timerpo`` under ``accelerate launch``; every config field is also a flag
+that overrides the recipe (``--alpha 0``).
 """
 
 from __future__ import annotations
@@ -53,14 +47,14 @@ from anomseer.projection import (
 )
 from anomseer.rewards import REQUIRED_COLUMNS as REWARD_COLUMNS
 from anomseer.rewards import get_reward_funcs
-from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin
 from anomseer.trainers.configs import (
     AnomSeerModelConfig,
     AnomSeerScriptArguments,
     check_training_config,
     parse_config,
-    run_main,
 )
+from anomseer.trainers.entry import run_main, train_stage
 from anomseer.trainers.hidden_states import (
     completion_forward_count,
     completion_hidden_states,
@@ -69,9 +63,6 @@ from anomseer.trainers.hidden_states import (
     text_forward_count,
     text_hidden_states,
 )
-from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.run_record import RunRecordCallback
-from anomseer.trainers.training_data import load_training_splits
 from anomseer.trainers.vllm_generation import VLLMGenerationMixin
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -619,23 +610,9 @@ def train(
 ) -> TimerPOTrainer:
     """Run TimerPO as the recipe says, save the final model and processor to ``output_dir``, and
     return the trainer. The data is checked before the model is loaded."""
-    resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
     purpose = f"TimerPO with grounding={config.grounding}"
     columns = dataset_columns(config)
-    train_dataset, eval_dataset = load_training_splits(script_args, columns, purpose)
-    model, processor, peft_config = load_for_training(model_args, config.trust_remote_code)
-    trainer = TimerPOTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=processor,
-        peft_config=peft_config,
-        callbacks=[RunRecordCallback()],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(config.output_dir)
-    return trainer
+    return train_stage(TimerPOTrainer, script_args, config, model_args, columns, purpose)
 
 
 def main(argv: Sequence[str] | None = None) -> TimerPOTrainer:
