@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from anomseer.commands import flag
 from anomseer.errors import OptionError, UserInputError, did_you_mean
 from anomseer.interrupts import is_interrupt
 
@@ -90,11 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"anomseer {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-def flag(option: str) -> str:
-    """The command-line flag of a library option: ``max_new_tokens`` -> ``--max-new-tokens``."""
-    return "--" + option.replace("_", "-")
 
 
 if __name__ == "__main__":

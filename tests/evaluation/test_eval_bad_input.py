@@ -97,3 +97,14 @@ def test_duplicate_ids_and_bad_limits_are_refused(tmp_path, chat_server):
         evaluate(folder, "eval", "openai", tmp_path / "run", **options)
     with pytest.raises(UserInputError, match="limit must be at least 1"):
         evaluate(folder, "eval", "openai", tmp_path / "run", limit=0, **options)
+
+
+def test_every_backend_option_is_a_flag_and_every_flag_an_option():
+    import dataclasses
+
+    from anomseer.commands.eval import BACKEND_OPTIONS
+    from anomseer.evaluation.backends import BACKENDS, backend_class
+
+    flags = [option for options in BACKEND_OPTIONS.values() for option, _, _ in options]
+    fields = {f.name for name in BACKENDS for f in dataclasses.fields(backend_class(name).options)}
+    assert len(flags) == len(set(flags)) and set(flags) == fields
