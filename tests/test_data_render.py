@@ -1,5 +1,6 @@
 """Label-free rendering: sizes, styles, gaps, grids, and blitting equal to a full redraw."""
 
+import dataclasses
 import inspect
 
 import numpy as np
@@ -67,8 +68,13 @@ def test_nan_points_leave_gaps():
 def test_vta_style_ticks_every_50_and_data_limits():
     assert data_limits(np.array([0.0, 1.0, np.nan])) == pytest.approx((-0.05, 1.05))
     assert data_limits(np.array([np.nan])) == (-1.0, 1.0)
-    image = PlotRenderer(VISUALTIMEANOMALY_STYLE).render(_series(400) * 5)
+    renderer = PlotRenderer(VISUALTIMEANOMALY_STYLE)
+    image = renderer.render(_series(1000) * 5)
     assert image.size == (1000, 200)
+    ticks = renderer._line._axes.get_xticks()
+    assert ticks.tolist() == list(range(0, 1001, 50))  # matplotlib alone would tick every 200
+    default = PlotRenderer(dataclasses.replace(VISUALTIMEANOMALY_STYLE, xtick_step=None))
+    assert (np.asarray(default.render(_series(1000) * 5)) != np.asarray(image)).any()
 
 
 def test_bad_input_and_png():
