@@ -1,7 +1,8 @@
 import sys
 
 import pytest
-from helpers.eval_fixtures import save_dataset, univariate_rows
+from helpers.datasets import save_rows
+from helpers.eval_fixtures import univariate_rows
 
 from anomseer.cli import main
 from anomseer.errors import UserInputError
@@ -21,15 +22,8 @@ def _eval_error(capsys, *argv: str) -> str:
 
 
 def test_dataset_missing_columns_names_them(tmp_path, capsys):
-    rows = [
-        {k: v for k, v in row.items() if k not in ("image", "prompt", "family")}
-        for row in univariate_rows()[:2]
-    ]
-    import datasets
-
-    folder = tmp_path / "data"
-    (folder / "data").mkdir(parents=True)
-    datasets.Dataset.from_list(rows).to_parquet(str(folder / "data/eval-00000-of-00001.parquet"))
+    dropped = ("image", "prompt", "family")
+    folder = save_rows(tmp_path / "data", univariate_rows()[:2], drop=dropped)
     out = tmp_path / "run"
     err = _eval_error(
         capsys, "--data", str(folder), "--backend", "hf", "--model", "x/y", "--out", str(out)
@@ -91,7 +85,7 @@ def test_options_are_checked_against_the_backend(tiny_model_dir, chat_server):
 def test_duplicate_ids_and_bad_limits_are_refused(tmp_path, chat_server):
     rows = univariate_rows()[:2]
     rows[1]["id"] = rows[0]["id"]
-    folder = save_dataset(tmp_path / "dup", rows)
+    folder = save_rows(tmp_path / "dup", rows)
     options = {"model": "m", "base_url": chat_server.base_url}
     with pytest.raises(UserInputError, match="repeats the id 'test/range/eval/0'"):
         evaluate(folder, "eval", "openai", tmp_path / "run", **options)

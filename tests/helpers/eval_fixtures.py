@@ -1,5 +1,5 @@
-"""Evaluation test data, built in one place: tiny datasets in the DESIGN.md row format saved as
-parquet shards the way 'anomseer gen' writes them, and a real chat-completions HTTP server on
+"""Evaluation test data, built in one place: tiny datasets in the DESIGN.md row format (saved
+with :func:`helpers.datasets.save_rows`), and a real chat-completions HTTP server on
 127.0.0.1 whose behaviour each test scripts."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 
@@ -50,41 +49,6 @@ def _series(length: int, intervals: list[list[int]], anomaly_type: str, seed: in
         else:
             series[start:end] += 0.45
     return series
-
-
-def _features(multivariate: bool):
-    import datasets
-
-    value = datasets.Value("float64")
-    message = {
-        "role": datasets.Value("string"),
-        "content": [{"type": datasets.Value("string"), "text": datasets.Value("string")}],
-    }
-    return datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "family": datasets.Value("string"),
-            "anomaly_type": datasets.Value("string"),
-            "length": datasets.Value("int64"),
-            "series": datasets.List(datasets.List(value)) if multivariate else datasets.List(value),
-            "intervals": datasets.List(datasets.List(datasets.Value("int64"))),
-            "variates": datasets.List(datasets.Value("int64")),
-            "image": datasets.Image(),
-            "prompt": [message],
-            "completion": [message],
-            "expcot": datasets.Value("string"),
-        }
-    )
-
-
-def save_dataset(folder: Path, rows: list[dict], multivariate: bool = False, split="eval") -> Path:
-    """Rows saved as ``folder/data/<split>-00000-of-00001.parquet`` (the layout of gen)."""
-    import datasets
-
-    dataset = datasets.Dataset.from_list(rows, features=_features(multivariate))
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    dataset.to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
-    return folder
 
 
 def _completion(text: str) -> list[dict]:

@@ -1,6 +1,5 @@
-"""A small SFT dataset with the exact row contract of ``anomseer gen``, written the same way
-(``DIR/data/<split>-00000-of-00001.parquet``). Swap ``write_sft_dataset`` for
-``anomseer gen --preset tiny`` once data_gen lands."""
+"""A small SFT dataset with the exact row contract of ``anomseer gen`` whose answers the tests
+know (a spiked sine and a clean one, alternating), written by :func:`helpers.datasets.save_rows`."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.protocol import build_messages, format_answer, label_for_family
+from helpers.datasets import save_rows
 
 LENGTH = 1000
 
@@ -71,31 +71,4 @@ def write_sft_dataset(
 ) -> Path:
     """Write ``count`` rows as ``out/data/<split>-00000-of-00001.parquet``; ``drop`` removes
     columns (to build bad input). Returns ``out``."""
-    from datasets import Dataset, Features, Image, List, Value
-
-    message = {
-        "role": Value("string"),
-        "content": List({"type": Value("string"), "text": Value("string")}),
-    }
-    features = Features(
-        {
-            "id": Value("string"),
-            "family": Value("string"),
-            "anomaly_type": Value("string"),
-            "length": Value("int32"),
-            "series": List(Value("float64")),
-            "intervals": List(List(Value("int32"))),
-            "variates": List(Value("int32")),
-            "image": Image(),
-            "prompt": List(message),
-            "completion": List(message),
-            "expcot": Value("string"),
-        }
-    )
-    rows = sft_rows(count, seed)
-    columns = {name: [row[name] for row in rows] for name in features}
-    dataset = Dataset.from_dict(columns, features=features).remove_columns(list(drop))
-    target = Path(out) / "data" / f"{split}-00000-of-00001.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    dataset.to_parquet(str(target))
-    return Path(out)
+    return save_rows(out, sft_rows(count, seed), split, drop=drop)

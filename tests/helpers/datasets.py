@@ -1,0 +1,39 @@
+"""The one way tests write a dataset: rows in the ``anomseer gen`` row format (its own
+``row_features``) saved as ``FOLDER/data/<split>-00000-of-00001.parquet``, the layout gen
+writes. A test that needs the generator itself builds a split with ``data_gen.build``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def save_rows(
+    folder: str | Path,
+    rows: list[dict],
+    split: str = "eval",
+    multivariate: bool = False,
+    drop: Sequence[str] = (),
+) -> Path:
+    """Write ``rows`` as one shard of ``split`` in ``folder``; ``drop`` removes columns (to build
+    bad input). Returns ``folder``."""
+    from datasets import Dataset
+
+    from data_gen.rows import row_features
+
+    dataset = Dataset.from_list(rows, features=row_features(multivariate))
+    target = Path(folder) / "data" / f"{split}-00000-of-00001.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dataset.remove_columns(list(drop)).to_parquet(str(target))
+    return Path(folder)
+
+
+def generate_tiny(folder: str | Path, split: str, num_per_family: int, seed: int = 0) -> Path:
+    """A ``split`` of the ``tiny`` preset written by the generator itself (``anomseer gen``'s
+    rows, ExpCoT included). Returns ``folder``."""
+    from data_gen.build import build_split
+    from data_gen.presets import load_preset
+
+    preset = load_preset("tiny")
+    build_split(preset, split, folder, seed=seed, num_per_family=num_per_family, progress=False)
+    return Path(folder)
