@@ -103,6 +103,18 @@ class CheckpointOptions(Sampling):
     trust_remote_code: bool = False
 
 
+class PlotBackend:
+    """What the model backends share: they answer from the prompt and the plot, sampling
+    ``n`` completions per row as their ``sampling`` options say."""
+
+    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    sampling: Sampling
+
+    @property
+    def n(self) -> int:
+        return self.sampling.n
+
+
 def processor_pixels(processor: ProcessorMixin) -> dict[str, int]:
     """The processor's image pixel bounds (Qwen2.5-VL), as a run's settings record them and
     vLLM's ``mm_processor_kwargs`` takes them."""

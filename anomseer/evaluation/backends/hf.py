@@ -12,7 +12,7 @@ from anomseer.evaluation.backends.base import (
     CheckpointOptions,
     EvalRequest,
     Generation,
-    Sampling,
+    PlotBackend,
     processor_pixels,
     require_model,
 )
@@ -30,26 +30,17 @@ class HFOptions(CheckpointOptions):
     attn_implementation: str | None = None
 
 
-class HFBackend:
+@dataclass
+class HFBackend(PlotBackend):
     """Completions from a loaded transformers model and its processor."""
 
     name: ClassVar[str] = "hf"
-    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
     options: ClassVar[type[HFOptions]] = HFOptions
     default_batch_size: ClassVar[int] = 8
-
-    def __init__(
-        self,
-        model: PreTrainedModel,
-        processor: ProcessorMixin,
-        sampling: Sampling,
-        model_name: str,
-    ) -> None:
-        self.model = model
-        self.processor = processor
-        self.sampling = sampling
-        self.model_name = model_name
-        self.n = sampling.n
+    model: PreTrainedModel
+    processor: ProcessorMixin
+    sampling: HFOptions
+    model_name: str
 
     @classmethod
     def load(cls, model: str | None, options: HFOptions = HFOptions()) -> HFBackend:

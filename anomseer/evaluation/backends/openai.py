@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from anomseer.errors import OptionError
-from anomseer.evaluation.backends.base import EvalRequest, Generation, Sampling, require_model
+from anomseer.evaluation.backends.base import (
+    EvalRequest,
+    Generation,
+    PlotBackend,
+    Sampling,
+    require_model,
+)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 RETRY_STATUS = frozenset({408, 409, 429})
@@ -102,11 +108,10 @@ class OpenAIOptions(Sampling):
                 raise OptionError(f"$o must be {bound}, got {value}", o=option)
 
 
-class OpenAIBackend:
+class OpenAIBackend(PlotBackend):
     """Completions from an OpenAI-compatible chat-completions server."""
 
     name: ClassVar[str] = "openai"
-    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
     options: ClassVar[type[OpenAIOptions]] = OpenAIOptions
     default_batch_size: ClassVar[int] = 64
 
@@ -115,7 +120,6 @@ class OpenAIBackend:
     ) -> None:
         self.model = require_model(self.name, model)
         self.sampling = options
-        self.n = options.n
         self.base_url = options.base_url.rstrip("/")
         self.api_key_env = options.api_key_env
         self.concurrency = options.concurrency

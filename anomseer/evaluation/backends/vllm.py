@@ -19,6 +19,7 @@ from anomseer.evaluation.backends.base import (
     CheckpointOptions,
     EvalRequest,
     Generation,
+    PlotBackend,
     Sampling,
     processor_pixels,
     require_model,
@@ -82,28 +83,19 @@ class VLLMOptions(CheckpointOptions):
     max_model_len: int | None = None
 
 
-class VLLMBackend:
+@dataclass
+class VLLMBackend(PlotBackend):
     """Completions from a ``vllm.LLM`` engine (or any object with its ``generate``)."""
 
     name: ClassVar[str] = "vllm"
-    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
     options: ClassVar[type[VLLMOptions]] = VLLMOptions
     default_batch_size: ClassVar[int] = 256
-
-    def __init__(
-        self,
-        engine: Any,
-        processor: ProcessorMixin,
-        sampling: Sampling,
-        sampling_params: Any,
-        settings: dict[str, Any],
-    ) -> None:
-        self.engine = engine
-        self.processor = processor
-        self.sampling = sampling
-        self.sampling_params = sampling_params
-        self._settings = settings
-        self.n = sampling.n
+    engine: Any
+    processor: ProcessorMixin
+    sampling: Sampling
+    sampling_params: Any
+    recorded: dict[str, Any]
+    """What ``settings()`` reports: the model, the dtype it runs in, pixels and sampling."""
 
     @classmethod
     def load(cls, model: str | None, options: VLLMOptions = VLLMOptions()) -> VLLMBackend:
@@ -137,7 +129,7 @@ class VLLMBackend:
         return cls(engine, processor, options, params, settings)
 
     def settings(self) -> dict[str, Any]:
-        return dict(self._settings)
+        return dict(self.recorded)
 
     def build_prompts(self, requests: Sequence[EvalRequest]) -> list[dict[str, Any]]:
         """vLLM prompt dicts: chat-template text plus the plot as multi-modal data."""
