@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
 
 
 def save_rows(
@@ -37,3 +42,36 @@ def generate_tiny(folder: str | Path, split: str, num_per_family: int, seed: int
     preset = load_preset("tiny")
     build_split(preset, split, folder, seed=seed, num_per_family=num_per_family, progress=False)
     return Path(folder)
+
+
+def make_row(
+    id: str,
+    family: str,
+    label: str,
+    series: np.ndarray,
+    image: Image.Image,
+    expcot: str,
+    intervals: Sequence[Sequence[int]] = (),
+    variates: Sequence[int] = (),
+) -> dict:
+    """One row in gen's format for a series whose truth the test knows: the prompt for its
+    length (and variate count), the completion ``format_answer`` writes with ``expcot``."""
+    from anomseer.protocol import build_messages, format_answer
+
+    multivariate = series.ndim == 2
+    answer = format_answer(
+        list(intervals), label, think=expcot, variates=list(variates) if multivariate else None
+    )
+    return {
+        "id": id,
+        "family": family,
+        "anomaly_type": label,
+        "length": series.shape[-1],
+        "series": series.tolist(),
+        "intervals": [list(span) for span in intervals],
+        "variates": list(variates),
+        "image": image,
+        "prompt": build_messages(series.shape[-1], series.shape[0] if multivariate else None),
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}],
+        "expcot": expcot,
+    }

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from anomseer.protocol import build_messages, format_answer
 from data_gen.render import PlotRenderer, PlotStyle
+from helpers.datasets import make_row
 
 # (family, anomaly_type, length, truth intervals); the lengths are distinct so the test server
 # can tell the rows apart from the prompt text alone.
@@ -51,10 +51,6 @@ def _series(length: int, intervals: list[list[int]], anomaly_type: str, seed: in
     return series
 
 
-def _completion(text: str) -> list[dict]:
-    return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
-
-
 def univariate_rows() -> list[dict]:
     renderer = PlotRenderer()
     rows = []
@@ -62,21 +58,9 @@ def univariate_rows() -> list[dict]:
         series = _series(length, intervals, label, seed=index)
         if family.startswith("irregular-"):
             series[MISSING] = np.nan
-        rows.append(
-            {
-                "id": row_id(family, index),
-                "family": family,
-                "anomaly_type": label,
-                "length": length,
-                "series": series.tolist(),
-                "intervals": intervals,
-                "variates": [],
-                "image": renderer.render(series),
-                "prompt": build_messages(length),
-                "completion": _completion(format_answer(intervals, label, think="trace")),
-                "expcot": "trace",
-            }
-        )
+        image = renderer.render(series)
+        key = row_id(family, index)
+        rows.append(make_row(key, family, label, series, image, "trace", intervals))
     return rows
 
 
@@ -90,22 +74,9 @@ def multivariate_rows() -> list[dict]:
         series = np.sin(2 * np.pi * 0.04 * np.arange(length) + rng.uniform(0, 3, (4, 1)))
         for variate in variates:
             series[variate] = np.sign(np.sin(2 * np.pi * 0.05 * np.arange(length)))
-        panels = [np.asarray(renderer.render(values)) for values in series]
-        rows.append(
-            {
-                "id": row_id(family, index),
-                "family": family,
-                "anomaly_type": label,
-                "length": length,
-                "series": series.tolist(),
-                "intervals": [],
-                "variates": variates,
-                "image": Image.fromarray(np.vstack(panels)),
-                "prompt": build_messages(length, num_variates=4),
-                "completion": _completion(format_answer([], label, "t", variates=variates)),
-                "expcot": "t",
-            }
-        )
+        image = Image.fromarray(np.vstack([np.asarray(renderer.render(v)) for v in series]))
+        key = row_id(family, index)
+        rows.append(make_row(key, family, label, series, image, "t", variates=variates))
     return rows
 
 

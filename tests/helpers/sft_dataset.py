@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from anomseer.protocol import build_messages, format_answer, label_for_family
-from helpers.datasets import save_rows
+from anomseer.protocol import label_for_family
+from helpers.datasets import make_row, save_rows
 
 LENGTH = 1000
 
@@ -40,29 +40,9 @@ def sft_rows(count: int, seed: int = 0) -> list[dict]:
             label = label_for_family(family)
         else:
             family, intervals, label = "point", [], "normal"
-        expcot = _expcot(series)
-        rows.append(
-            {
-                "id": f"fixture/{family}/train/{index}",
-                "family": family,
-                "anomaly_type": label,
-                "length": LENGTH,
-                "series": series.tolist(),
-                "intervals": intervals,
-                "variates": [],
-                "image": renderer.render(series),
-                "prompt": build_messages(LENGTH),
-                "completion": [
-                    {
-                        "role": "assistant",
-                        "content": [
-                            {"type": "text", "text": format_answer(intervals, label, think=expcot)}
-                        ],
-                    }
-                ],
-                "expcot": expcot,
-            }
-        )
+        image = renderer.render(series)
+        row_id = f"fixture/{family}/train/{index}"
+        rows.append(make_row(row_id, family, label, series, image, _expcot(series), intervals))
     return rows
 
 
