@@ -30,34 +30,38 @@ if TYPE_CHECKING:
     from transformers import ProcessorMixin
 
 
+@dataclass(frozen=True)
+class VLLMOptions(CheckpointOptions):
+    """Options of the vllm backend: sampling, checkpoint and engine (``enforce_eager`` None:
+    True on CPU, False on GPUs; ``kv_cache_gib`` sizes the CPU engine's KV cache)."""
+
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    kv_cache_gib: int | None = None
+    enforce_eager: bool | None = None
+    max_model_len: int | None = None
+
+
 def engine_kwargs(
-    model: str,
-    pixels: dict[str, int],
-    *,
-    dtype: str,
-    tensor_parallel_size: int = 1,
-    gpu_memory_utilization: float | None = 0.9,
-    max_model_len: int | None = None,
-    enforce_eager: bool = False,
-    seed: int = 0,
-    trust_remote_code: bool = False,
+    model: str, pixels: dict[str, int], options: VLLMOptions, dtype: str, cpu: bool
 ) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.LLM``: one image per prompt, training pixel bounds
-    (``gpu_memory_utilization`` None: vLLM's default, as on CPU)."""
+    """Keyword arguments of ``vllm.LLM`` for ``options``: one image per prompt, the processor's
+    pixel bounds, ``dtype`` resolved; on the CPU vLLM's own memory setting and eager mode unless
+    ``enforce_eager`` says otherwise."""
     kwargs: dict[str, Any] = {
         "model": model,
-        "tensor_parallel_size": tensor_parallel_size,
+        "tensor_parallel_size": options.tensor_parallel_size,
         "dtype": dtype,
-        "enforce_eager": enforce_eager,
-        "seed": seed,
-        "trust_remote_code": trust_remote_code,
+        "enforce_eager": cpu if options.enforce_eager is None else options.enforce_eager,
+        "seed": 0 if options.seed is None else options.seed,
+        "trust_remote_code": options.trust_remote_code,
         "limit_mm_per_prompt": {"image": 1},
         "mm_processor_kwargs": dict(pixels),
     }
-    if gpu_memory_utilization is not None:
-        kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-    if max_model_len is not None:
-        kwargs["max_model_len"] = max_model_len
+    if not cpu:
+        kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
+    if options.max_model_len is not None:
+        kwargs["max_model_len"] = options.max_model_len
     return kwargs
 
 
@@ -69,18 +73,6 @@ def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
         "max_tokens": sampling.max_new_tokens,
         "seed": sampling.seed,
     }
-
-
-@dataclass(frozen=True)
-class VLLMOptions(CheckpointOptions):
-    """Options of the vllm backend: sampling, checkpoint and engine (``enforce_eager`` None:
-    True on CPU, False on GPUs; ``kv_cache_gib`` sizes the CPU engine's KV cache)."""
-
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    kv_cache_gib: int | None = None
-    enforce_eager: bool | None = None
-    max_model_len: int | None = None
 
 
 @dataclass
@@ -108,22 +100,9 @@ class VLLMBackend(PlotBackend):
         trust = options.trust_remote_code
         processor = load_processor(name, options.min_pixels, options.max_pixels, trust)
         pixels = processor_pixels(processor)
-        cpu = on_cpu()
         prepare_cpu_engine(options.kv_cache_gib)
         dtype = checkpoint_dtype(name, trust) if options.dtype == "auto" else options.dtype
-        engine = vllm.LLM(
-            **engine_kwargs(
-                name,
-                pixels,
-                dtype=dtype,
-                tensor_parallel_size=options.tensor_parallel_size,
-                gpu_memory_utilization=None if cpu else options.gpu_memory_utilization,
-                max_model_len=options.max_model_len,
-                enforce_eager=cpu if options.enforce_eager is None else options.enforce_eager,
-                seed=0 if options.seed is None else options.seed,
-                trust_remote_code=trust,
-            )
-        )
+        engine = vllm.LLM(**engine_kwargs(name, pixels, options, dtype, on_cpu()))
         params = vllm.SamplingParams(**sampling_kwargs(options))
         settings = {"model": name, "dtype": dtype, **pixels, **options.as_dict()}
         return cls(engine, processor, options, params, settings)
