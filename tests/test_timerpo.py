@@ -96,20 +96,27 @@ def recording(trainer_cls):
     return Recording
 
 
+def train_tiny(trainer_cls, config, model, processor, data_dir, reward_funcs, rows=4, **extra):
+    """``trainer_cls`` trained on the first ``rows`` rows of ``data_dir``; ``extra`` goes to
+    the trainer (e.g. ``peft_config``)."""
+    processor.tokenizer.padding_side = "left"  # as GRPO needs (TimerPO sets it itself)
+    trainer = trainer_cls(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=config,
+        train_dataset=prompt_rows(data_dir, rows),
+        processing_class=processor,
+        **extra,
+    )
+    trainer.train()
+    return trainer
+
+
 def train_recorded(trainer_cls, config, model_dir, data_dir, reward_funcs):
     from anomseer.modeling import load_model_and_processor
 
     model, processor = load_model_and_processor(model_dir, dtype="float32")
-    processor.tokenizer.padding_side = "left"  # as GRPO needs (TimerPO sets it itself)
-    trainer = recording(trainer_cls)(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=config,
-        train_dataset=prompt_rows(data_dir, 4),
-        processing_class=processor,
-    )
-    trainer.train()
-    return trainer
+    return train_tiny(recording(trainer_cls), config, model, processor, data_dir, reward_funcs)
 
 
 def logged_steps(trainer):
@@ -329,15 +336,8 @@ def test_the_old_logprob_pass_gives_the_completion_states(
     config = tiny_config(
         tmp_path, per_device_train_batch_size=4, steps_per_generation=2, max_steps=4
     )
-    trainer = Checking(
-        model=model,
-        reward_funcs=[text_length_reward],
-        args=config,
-        train_dataset=prompt_rows(tiny_train_data, 4),
-        processing_class=processor,
-        peft_config=lora,
-    )
-    trainer.train()
+    rewards = [text_length_reward]
+    train_tiny(Checking, config, model, processor, tiny_train_data, rewards, peft_config=lora)
     assert len(checks) == 2
     for kept, own, _, reused_reads, own_reads in checks:
         assert torch.allclose(kept.similarity, own.similarity, atol=1e-6)
@@ -556,14 +556,8 @@ def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tiny_train_data, tm
         return [sum(token < half for token in ids) / max(len(ids), 1) for ids in completion_ids]
 
     config = tiny_config(tmp_path, max_steps=16, max_completion_length=8, learning_rate=3e-2)
-    trainer = TimerPOTrainer(
-        model=model,
-        reward_funcs=[low_token_share],
-        args=config,
-        train_dataset=prompt_rows(tiny_train_data, 2),
-        processing_class=processor,
-    )
-    trainer.train()
+    rewards = [low_token_share]
+    trainer = train_tiny(TimerPOTrainer, config, model, processor, tiny_train_data, rewards, 2)
     rewards = [entry["reward"] for entry in logged_steps(trainer)]
     assert len(rewards) == 16
     first, last = sum(rewards[:4]) / 4, sum(rewards[-4:]) / 4

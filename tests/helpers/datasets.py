@@ -33,9 +33,12 @@ def save_rows(
     return Path(folder)
 
 
-def generate_tiny(folder: str | Path, split: str, num_per_family: int, seed: int = 0) -> Path:
+def generate_tiny(
+    folder: str | Path, split: str, num_per_family: int, seed: int | None = None
+) -> Path:
     """A ``split`` of the ``tiny`` preset written by the generator itself (``anomseer gen``'s
-    rows, ExpCoT included). Returns ``folder``."""
+    rows, ExpCoT included), with the preset's seed unless ``seed`` is given. Returns
+    ``folder``."""
     from data_gen.build import build_split
     from data_gen.presets import load_preset
 
