@@ -37,7 +37,7 @@ def expert_ready():
 @pytest.fixture(scope="session")
 def tiny_eval_data(tmp_path_factory: pytest.TempPathFactory, expert_ready):
     """The eval split of the 'tiny' preset, two series per family (10 rows in 2 shards)."""
-    from helpers.datasets import generate_tiny
+    from helpers.dataset_files import generate_tiny
 
     return generate_tiny(tmp_path_factory.mktemp("tiny-eval-data"), "eval", num_per_family=2)
 
@@ -45,6 +45,6 @@ def tiny_eval_data(tmp_path_factory: pytest.TempPathFactory, expert_ready):
 @pytest.fixture(scope="session")
 def tiny_train_data(tmp_path_factory: pytest.TempPathFactory, expert_ready):
     """The train split of the 'tiny' preset, two series per family (10 rows)."""
-    from helpers.datasets import generate_tiny
+    from helpers.dataset_files import generate_tiny
 
     return generate_tiny(tmp_path_factory.mktemp("tiny-train-data"), "train", num_per_family=2)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from helpers.datasets import generate_tiny
+from helpers.dataset_files import generate_tiny
 from helpers.training_cli import recipe_args
 
 from anomseer.dataset_loading import check_columns, load_split

@@ -36,7 +36,7 @@ def test_unset_resume_takes_the_newest_checkpoint_and_says_so(tmp_path, capsys):
         (tmp_path / f"checkpoint-{step}").mkdir()
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert resolve_resume_checkpoint(None, str(tmp_path)) == str(tmp_path / "checkpoint-10")
-    assert "--resume_from_checkpoint false" in capsys.readouterr().err
+    assert "set resume_from_checkpoint false to start over" in capsys.readouterr().err
     assert resolve_resume_checkpoint("false", str(tmp_path)) is None
 
 

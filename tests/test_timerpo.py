@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers.datasets import save_rows
+from helpers.dataset_files import save_rows
 from helpers.training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main

@@ -4,7 +4,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers.datasets import save_rows
+from helpers.dataset_files import save_rows
 from helpers.eval_fixtures import ChatServer, multivariate_rows, univariate_rows
 
 

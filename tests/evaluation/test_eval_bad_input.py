@@ -1,7 +1,7 @@
 import sys
 
 import pytest
-from helpers.datasets import save_rows
+from helpers.dataset_files import save_rows
 from helpers.eval_fixtures import univariate_rows
 
 from anomseer.cli import main

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers.datasets import generate_tiny
+from helpers.dataset_files import generate_tiny
 from helpers.eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 
 from anomseer.evaluation import evaluate

@@ -1,5 +1,5 @@
 """Evaluation test data, built in one place: tiny datasets in the DESIGN.md row format (saved
-with :func:`helpers.datasets.save_rows`), and a real chat-completions HTTP server on
+with :func:`helpers.dataset_files.save_rows`), and a real chat-completions HTTP server on
 127.0.0.1 whose behaviour each test scripts."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 
 from data_gen.render import PlotRenderer, PlotStyle
-from helpers.datasets import make_row
+from helpers.dataset_files import make_row
 
 # (family, anomaly_type, length, truth intervals); the lengths are distinct so the test server
 # can tell the rows apart from the prompt text alone.

@@ -1,5 +1,6 @@
 """A small SFT dataset with the exact row contract of ``anomseer gen`` whose answers the tests
-know (a spiked sine and a clean one, alternating), written by :func:`helpers.datasets.save_rows`."""
+know (a spiked sine and a clean one, alternating), written by
+:func:`helpers.dataset_files.save_rows`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from anomseer.protocol import label_for_family
-from helpers.datasets import make_row, save_rows
+from helpers.dataset_files import make_row, save_rows
 
 LENGTH = 1000
 
