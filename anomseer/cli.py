@@ -4,7 +4,8 @@ command modules import only the standard library at the top so ``--help`` stays 
 A command module that sets ``ACCEPTS_EXTRA_ARGS = True`` receives the arguments its parser does
 not know as ``args.extra_args`` (training commands hand them to ``TrlParser`` as overrides).
 
-Every failure a user can fix ends with one line on stderr and exit status 2; Ctrl-C ends with
+Every failure a user can fix ends with one line on stderr and exit status 2 (the options a
+library error names are written as this command line's flags); Ctrl-C ends with
 ``anomseer <command>: interrupted`` and status 130.
 """
 
@@ -16,7 +17,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from anomseer.errors import UserInputError, did_you_mean
+from anomseer.commands import flag
+from anomseer.errors import OptionError, UserInputError, did_you_mean
 from anomseer.interrupts import is_interrupt
 
 COMMAND_MODULES = (
@@ -81,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserInputError as error:
-        print(f"anomseer {args.command}: error: {error}", file=sys.stderr)
+        message = error.naming(flag) if isinstance(error, OptionError) else str(error)
+        print(f"anomseer {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BaseException as error:
         if not is_interrupt(error):

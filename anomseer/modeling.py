@@ -241,15 +241,10 @@ def load_model_and_processor(
     attn_implementation: str | None = None,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
-    lora: dict[str, Any] | None = None,
     device_map: str | dict | None = None,
     trust_remote_code: bool = False,
 ) -> tuple[PreTrainedModel, ProcessorMixin]:
-    """A Qwen2.5-VL model (hub id or folder, safetensors only) and its processor.
-
-    ``lora`` holds ``peft.LoraConfig`` keyword arguments; when given the model is wrapped
-    with fresh LoRA adapters.
-    """
+    """A Qwen2.5-VL model (hub id or folder, safetensors only) and its processor."""
     from transformers import AutoModelForImageTextToText
 
     processor = load_processor(name_or_path, min_pixels, max_pixels, trust_remote_code)
@@ -261,10 +256,6 @@ def load_model_and_processor(
         use_safetensors=True,
         trust_remote_code=trust_remote_code,
     )
-    if lora is not None:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(**lora))
     return model, processor
 
 

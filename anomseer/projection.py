@@ -3,8 +3,8 @@
 Two forms of the same idea. On advantages (the reference): per group, remove from the
 grounded advantage A_ts its component along the primary advantage A_main, then mix
 A = A_main + alpha * A_ts_perp. On gradients: g = g_main + alpha (g_aux - c g_main) with
-c = <g_aux, g_main> / ||g_main||^2 over all trainable parameters and all processes; under
-DeepSpeed the same update is one backward of `surrogate_loss`.
+c = <g_aux, g_main> / ||g_main||^2 over all trainable parameters and all processes (DDP and
+FSDP2; DeepSpeed reduces inside backward, where the two gradients cannot be held apart).
 
 Completions are laid out as in TRL: the `group_size` completions of one prompt are
 consecutive in the flat per-completion vectors.
@@ -109,30 +109,6 @@ def projection_coefficient(
 
 
 @torch.no_grad()
-def project_gradients(
-    main_grads: Sequence[torch.Tensor | None],
-    aux_grads: Sequence[torch.Tensor | None],
-    alpha: float,
-) -> list[torch.Tensor | None]:
-    """g = g_main + alpha (g_aux - c g_main) per parameter, c from `projection_coefficient`.
-
-    Where g_main = 0 (c = 0) the grounded gradient passes unchanged: g = g_main + alpha g_aux.
-    A parameter with neither gradient stays None.
-    """
-    check_alpha(alpha)
-    main_weight = 1.0 - alpha * projection_coefficient(main_grads, aux_grads).item()
-    projected: list[torch.Tensor | None] = []
-    for main, aux in zip(main_grads, aux_grads, strict=True):
-        if main is None:
-            projected.append(None if aux is None else alpha * aux)
-        elif aux is None:
-            projected.append(main_weight * main)
-        else:
-            projected.append(main_weight * main + alpha * aux)
-    return projected
-
-
-@torch.no_grad()
 def project_gradients_(
     parameters: Sequence[torch.nn.Parameter],
     aux_grads: Sequence[torch.Tensor | None],
@@ -140,8 +116,9 @@ def project_gradients_(
 ) -> torch.Tensor:
     """In place: each parameter's ``.grad`` (g_main) becomes g_main + alpha (g_aux - c g_main).
 
-    The same update as `project_gradients` without a second copy of the gradients (for a
-    trainer, where they are as large as the model). Returns c.
+    Where g_main = 0 (c = 0) the grounded gradient passes unchanged: g = g_main + alpha g_aux;
+    a parameter with neither gradient keeps ``.grad`` None. No second copy of the gradients is
+    made (they are as large as the model). Returns c.
     """
     check_alpha(alpha)
     if len(parameters) != len(aux_grads):
@@ -158,18 +135,3 @@ def project_gradients_(
             parameter.grad.add_(aux.to(parameter.grad.dtype), alpha=alpha)
     return coefficient
 
-
-def surrogate_loss(
-    main_loss: torch.Tensor,
-    aux_loss: torch.Tensor,
-    coefficient: torch.Tensor | float,
-    alpha: float,
-) -> torch.Tensor:
-    """(1 - alpha * sg(c)) L_main + alpha L_aux: one backward gives the projected gradient.
-
-    For engines that reduce gradients inside backward (DeepSpeed), where the two gradients
-    cannot be held apart; `coefficient` is c, treated as a constant.
-    """
-    check_alpha(alpha)
-    c = float(coefficient.detach()) if isinstance(coefficient, torch.Tensor) else coefficient
-    return (1.0 - alpha * c) * main_loss + alpha * aux_loss

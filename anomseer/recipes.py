@@ -16,8 +16,8 @@ def recipes_dir() -> Path:
 
 
 def shipped_recipe(name: str) -> Path | None:
-    """``name`` (e.g. ``tiny-cpu/sft.yaml`` or ``recipes/tiny-cpu/sft.yaml``) as a shipped
-    recipe file, or None when no shipped file has that name."""
+    """``name`` (e.g. ``tiny-cpu/sft/config_default.yaml``, with or without ``recipes/`` in
+    front) as a shipped recipe file, or None when no shipped file has that name."""
     relative = Path(name)
     if relative.is_absolute():
         return None

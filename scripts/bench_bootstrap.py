@@ -10,11 +10,11 @@ implementation would; ours multiplies blocks of draw counts with per-series sums
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import numpy as np
+from _common import machine_line, parse_flags  # scripts/ is on sys.path when run as a script
 
 from anomseer.bootstrap import SeriesScores, bootstrap_interval, percentile_interval
 
@@ -31,11 +31,8 @@ def per_resample_loop(values: np.ndarray, resamples: int, seed: int) -> np.ndarr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", type=int, default=10_000)
-    parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_flags(__doc__, series=10_000, resamples=1000, repeats=5)
+    print(machine_line())
     rng = np.random.default_rng(0)
     values = rng.random((args.series, 6))
     values[rng.random(args.series) < 0.1, :3] = np.nan

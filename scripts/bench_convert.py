@@ -16,13 +16,13 @@ fast a long real-style series becomes dataset rows.
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from _common import machine_line, parse_flags  # scripts/ is on sys.path when run as a script
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -88,13 +88,8 @@ def throughput(length: int, seed: int) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-family", type=int, default=100)
-    parser.add_argument("--length", type=int, default=200_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print(f"load average: {os.getloadavg()[0]:.1f}")
+    args = parse_flags(__doc__, per_family=100, length=200_000, seed=0)
+    print(machine_line())
     print("\n| family | true label | agreement | expert labels |\n|---|---|---|---|")
     agreed = total = 0
     for name, truth, count, labels in agreement(args.per_family, args.seed):

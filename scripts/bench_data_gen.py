@@ -12,13 +12,14 @@ clock starts, so the numbers are steady-state throughput.
 
 from __future__ import annotations
 
-import argparse
 import io
 import multiprocessing
 import os
 import platform
 import statistics
 import time
+
+from _common import machine_line, parse_flags  # scripts/ is on sys.path when run as a script
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -122,10 +123,9 @@ def stage_breakdown_ms(job: tuple, rows: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=400, help="rows per timed pass")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes (median taken)")
-    args = parser.parse_args()
+    args = parse_flags(
+        __doc__, rows=(400, "rows per timed pass"), repeats=(3, "timed passes (median taken)")
+    )
 
     from data_gen.build import make_sample
     from data_gen.expert.panel import warm_up
@@ -146,10 +146,7 @@ def main() -> None:
     one = complete_samples_per_second(job, args.rows, 1, args.repeats)
     two = complete_samples_per_second(job, args.rows, 2, args.repeats)
 
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}"
-    )
+    print(f"{machine_line()}, Python {platform.python_version()}")
     print("| measurement | value |")
     print("|---|---|")
     print(f"| public-style render only (new figure per PNG) | {public_ms:.1f} ms/image |")

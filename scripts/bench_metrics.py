@@ -9,11 +9,11 @@ fixed seed. Prints series per second, the best of ``--repeats`` runs, as Markdow
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 
 import numpy as np
+from _common import machine_line, parse_flags  # scripts/ is on sys.path when run as a script
 
 from anomseer.metrics import (
     affiliation_precision_recall,
@@ -45,11 +45,8 @@ def best_rate(run: Callable[[], object], count: int, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", type=int, default=5000)
-    parser.add_argument("--length", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_flags(__doc__, series=5000, length=1000, repeats=3)
+    print(machine_line())
 
     rng = np.random.default_rng(0)
     n, length = args.series, args.length

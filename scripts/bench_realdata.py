@@ -25,8 +25,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 from pathlib import Path
+
+from _common import machine_line  # scripts/ is on sys.path when run as a script
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -138,8 +139,7 @@ def main() -> None:
     default = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
     parser.add_argument("--realdata", type=Path, default=default)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print(f"load average: {os.getloadavg()[0]:.1f}")
+    print(machine_line())
     warm_up()
     windows_table, expert_table = [], []
     for title, fmt, folder in BENCHMARKS:

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import parse_flags  # scripts/ is on sys.path when run as a script
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -109,21 +111,22 @@ def best_time(run, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=12, help="timed steps per run")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed first steps")
-    parser.add_argument("--group", type=int, default=4, help="num_generations")
-    parser.add_argument("--batch", type=int, default=8, help="completions per step")
-    parser.add_argument("--completion-tokens", type=int, default=48)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of the grounding stage")
-    args = parser.parse_args()
+    args = parse_flags(
+        __doc__,
+        steps=(12, "timed steps per run"),
+        warmup=(2, "untimed first steps"),
+        group=(4, "num_generations"),
+        batch=(8, "completions per step"),
+        completion_tokens=48,
+        repeats=(5, "timed runs of the grounding stage"),
+    )
 
     from datasets import load_dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from anomseer.grounding import similarity_from_cost
     from anomseer.modeling import build_tiny_model
-    from anomseer.trainers.policy_states import completion_hidden_states, text_hidden_states
+    from anomseer.trainers.hidden_states import completion_hidden_states, text_hidden_states
     from anomseer.trainers.timerpo import TimerPOConfig, TimerPOTrainer
 
     work = Path(tempfile.mkdtemp(prefix="bench-timerpo-"))

@@ -5,23 +5,23 @@
 2. Generation: completion tokens per second of the vllm and hf backends on the same ``--rows``
    plot prompts, greedy, ``--max-new-tokens`` each (tokens counted by the tokenizer on both).
 3. TimerPO: median logged ``step_time`` of ``--steps`` steps after one warm-up step, generating
-   with transformers (``recipes/tiny-cpu/timerpo.yaml``) and with vLLM colocated
-   (``recipes/tiny-cpu/timerpo-vllm.yaml``), 48 completion tokens, same data and seed.
+   with transformers (``recipes/tiny-cpu/timerpo/config_default.yaml``) and with vLLM colocated
+   (``recipes/tiny-cpu/timerpo/config_vllm.yaml``), 48 completion tokens, same data and seed.
 
     .venv/bin/python scripts/bench_vllm.py [--rows 16] [--max-new-tokens 64] [--steps 4]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import machine_line, parse_flags  # scripts/ is on sys.path when run as a script
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,11 +63,7 @@ def step_seconds(recipe: str, model: Path, data: Path, out: Path, steps: int) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=4)
-    args = parser.parse_args()
+    args = parse_flags(__doc__, rows=16, max_new_tokens=64, steps=4)
 
     from anomseer.evaluation.backends import load_backend
     from anomseer.modeling import build_tiny_model
@@ -90,10 +86,10 @@ def main() -> None:
     vllm_rate = tokens_per_second(vllm, requests)
     del vllm
 
-    plain = step_seconds("timerpo.yaml", model, data, work / "hf", args.steps)
-    colocated = step_seconds("timerpo-vllm.yaml", model, data, work / "vllm", args.steps)
+    plain = step_seconds("timerpo/config_default.yaml", model, data, work / "hf", args.steps)
+    colocated = step_seconds("timerpo/config_vllm.yaml", model, data, work / "vllm", args.steps)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(machine_line())
     print(f"engine start: {engine_start:.1f} s")
     print("| backend | completion tokens/s | vs hf |\n|---|---|---|")
     print(f"| hf | {hf_rate:.0f} | 1.00x |")

@@ -164,7 +164,7 @@ def main() -> None:
     from anomseer.projection import combine_advantages, orthogonalize_advantages
     from anomseer.protocol import build_messages
     from anomseer.rewards import get_reward_funcs
-    from anomseer.trainers.policy_states import (
+    from anomseer.trainers.hidden_states import (
         completion_hidden_states,
         eval_mode,
         text_hidden_states,

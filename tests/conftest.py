@@ -37,9 +37,14 @@ def expert_ready():
 @pytest.fixture(scope="session")
 def tiny_eval_data(tmp_path_factory: pytest.TempPathFactory, expert_ready):
     """The eval split of the 'tiny' preset, two series per family (10 rows in 2 shards)."""
-    from data_gen.build import build_split
-    from data_gen.presets import load_preset
+    from helpers.dataset_files import generate_tiny
 
-    folder = tmp_path_factory.mktemp("tiny-eval-data")
-    build_split(load_preset("tiny"), "eval", folder, num_per_family=2, progress=False)
-    return folder
+    return generate_tiny(tmp_path_factory.mktemp("tiny-eval-data"), "eval", num_per_family=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_train_data(tmp_path_factory: pytest.TempPathFactory, expert_ready):
+    """The train split of the 'tiny' preset, two series per family (10 rows)."""
+    from helpers.dataset_files import generate_tiny
+
+    return generate_tiny(tmp_path_factory.mktemp("tiny-train-data"), "train", num_per_family=2)

@@ -1,12 +1,14 @@
 """The command line as a user meets it: every bad input ends with one line naming the problem
 and the fix, exit status 2, and nothing half-written."""
 
+import importlib
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
-from cli_run import anomseer, assert_one_line_error
+from helpers.cli_run import anomseer, assert_one_line_error
 
 from anomseer.cli import COMMAND_MODULES, main
 
@@ -25,8 +27,9 @@ def test_help_lists_every_command_without_heavy_imports():
         text=True,
         check=True,
     ).stdout
-    assert len(COMMAND_MODULES) >= 2
-    assert "demo" in help_text and "tiny-model" in help_text
+    listed = re.findall(r"^    ([a-z-]+)", help_text, flags=re.MULTILINE)
+    names = [importlib.import_module(f"anomseer.commands.{m}").NAME for m in COMMAND_MODULES]
+    assert listed == names == [m.replace("_", "-") for m in COMMAND_MODULES]
 
 
 def test_tiny_model_command_builds_a_loadable_folder(tmp_path, capsys):
@@ -92,11 +95,11 @@ BAD_INPUT = {
         ["not valid YAML: line 3, column 1"],
     ),
     "sft-misspelled-flag": (
-        ["sft", "--config", "tiny-cpu/sft.yaml", "--max_stepz", "3"],
+        ["sft", "--config", "tiny-cpu/sft/config_default.yaml", "--max_stepz", "3"],
         ["'--max_stepz' (did you mean '--max_steps'?)"],
     ),
     "timerpo-invalid-choice": (
-        ["timerpo", "--config", "tiny-cpu/timerpo.yaml", "--grounding", "otx"],
+        ["timerpo", "--config", "tiny-cpu/timerpo/config_default.yaml", "--grounding", "otx"],
         ["anomseer timerpo: error: argument --grounding: invalid choice: 'otx'"],
     ),
 }
@@ -120,11 +123,11 @@ def test_eval_refuses_an_image_as_model(workdir, tiny_eval_data):
 
 
 def test_sft_refuses_an_empty_folder_as_model(workdir):
-    from sft_dataset import write_sft_dataset
+    from helpers.sft_dataset import write_sft_dataset
 
     data = write_sft_dataset(workdir / "sft-data", count=2)
     result = anomseer(
-        "sft", "--config", "tiny-cpu/sft.yaml", "--model_name_or_path", "empty",
+        "sft", "--config", "tiny-cpu/sft/config_default.yaml", "--model_name_or_path", "empty",
         "--dataset_name", data, "--output_dir", "run",
         cwd=workdir,
     )  # fmt: skip

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import datasets
 import pytest
-from training_cli import recipe_args
+from helpers.dataset_files import generate_tiny
+from helpers.training_cli import recipe_args
 
 from anomseer.dataset_loading import check_columns, load_split
 from anomseer.errors import UserInputError
@@ -65,27 +66,12 @@ def _rows_loaded(dataset):
     return list(dataset["id"]), list(dataset["series"])
 
 
-def _generate(folder, num_per_family, seed, split="eval"):
-    from data_gen.build import build_split
-    from data_gen.presets import load_preset
-
-    build_split(
-        load_preset("tiny"),
-        split,
-        folder,
-        seed=seed,
-        num_per_family=num_per_family,
-        progress=False,
-    )
-    return folder
-
-
 @pytest.fixture(scope="module")
 def same_name_folders(tmp_path_factory, expert_ready):
     """Two folders named ``mydata`` with different rows (5 and 10), the smaller one read first."""
     root = tmp_path_factory.mktemp("same-name")
-    small = _generate(root / "a" / "mydata", num_per_family=1, seed=1)
-    large = _generate(root / "b" / "mydata", num_per_family=2, seed=2)
+    small = generate_tiny(root / "a" / "mydata", "eval", num_per_family=1, seed=1)
+    large = generate_tiny(root / "b" / "mydata", "eval", num_per_family=2, seed=2)
     return small, large
 
 
@@ -101,12 +87,12 @@ def test_a_folder_rebuilt_in_place_loads_its_new_rows(tmp_path, expert_ready):
     import shutil
 
     folder = tmp_path / "data"
-    _generate(folder, num_per_family=2, seed=3)
+    generate_tiny(folder, "eval", num_per_family=2, seed=3)
     before = _rows_on_disk(folder)
     assert _rows_loaded(load_split(folder, "eval")) == before
     assert _rows_loaded(datasets.load_dataset(str(folder), split="eval")) == before
     shutil.rmtree(folder)
-    _generate(folder, num_per_family=1, seed=4)
+    generate_tiny(folder, "eval", num_per_family=1, seed=4)
     after = _rows_on_disk(folder)
     assert len(after[0]) == 5 and after[1] != before[1][:5]
     assert _rows_loaded(load_split(folder, "eval")) == after
@@ -116,8 +102,8 @@ def test_a_folder_rebuilt_in_place_loads_its_new_rows(tmp_path, expert_ready):
 def test_a_shard_replaced_behind_the_card_still_loads_the_new_rows(tmp_path, expert_ready):
     """The loader keys the cache to the files themselves, not to the card: a shard copied in
     by hand (the card unchanged) is read anew."""
-    old = _generate(tmp_path / "old", num_per_family=1, seed=5)
-    new = _generate(tmp_path / "new", num_per_family=1, seed=6)
+    old = generate_tiny(tmp_path / "old", "eval", num_per_family=1, seed=5)
+    new = generate_tiny(tmp_path / "new", "eval", num_per_family=1, seed=6)
     assert _rows_loaded(load_split(old, "eval")) == _rows_on_disk(old)
     [shard] = (old / "data").glob("eval-*.parquet")
     shard.write_bytes(next((new / "data").glob("eval-*.parquet")).read_bytes())
@@ -142,9 +128,10 @@ def test_sft_trains_on_the_rows_of_the_folder_it_is_given(tiny_model_dir, tmp_pa
     from anomseer.trainers.sft import main as sft_main
 
     root = tmp_path / "same-name"
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny-cpu" / "sft.yaml"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny-cpu" / "sft"
+    recipe = recipe / "config_default.yaml"
     for index, count in enumerate((1, 2)):
-        folder = _generate(root / str(index) / "mydata", count, seed=index, split="train")
+        folder = generate_tiny(root / str(index) / "mydata", "train", count, seed=index)
         args = recipe_args(recipe, tiny_model_dir, folder, tmp_path / f"out-{index}")
         trainer = sft_main([*args, "--max_steps", "1", "--save_strategy", "no"])
         assert len(trainer.train_dataset) == 5 * count

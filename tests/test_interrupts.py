@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_run import anomseer
+from helpers.cli_run import anomseer
 
 from anomseer.interrupts import is_interrupt
 
-DRIVER = Path(__file__).with_name("interrupted_eval.py")
+DRIVER = Path(__file__).parent / "helpers" / "interrupted_eval.py"
 
 
 def _raised_inside_a_handler() -> SystemError:

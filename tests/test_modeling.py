@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anomseer.errors import UserInputError
-from anomseer.inference import generate_completions
+from anomseer.evaluation.backends.hf import generate_completions
 from anomseer.modeling import build_tiny_model, load_model_and_processor
 from anomseer.protocol import build_messages, parse_answer
 from data_gen.render import PlotRenderer
@@ -52,14 +52,3 @@ def test_demo_size_keeps_head_dim_32(tmp_path):
 def test_missing_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(UserInputError, match="does not exist"):
         load_model_and_processor(tmp_path / "nowhere")
-
-
-def test_lora_wraps_the_model(tiny_model_dir):
-    model, _ = load_model_and_processor(
-        tiny_model_dir,
-        dtype="float32",
-        lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
-    )
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    assert 0 < trainable < total

@@ -4,7 +4,7 @@ offline when the recipe says so, and a rerun into a folder with checkpoints resu
 import json
 
 import pytest
-from training_cli import recipe_args
+from helpers.training_cli import recipe_args
 
 from anomseer.recipes import recipes_dir
 from anomseer.trainers.checkpoints import resolve_resume_checkpoint
@@ -36,7 +36,7 @@ def test_unset_resume_takes_the_newest_checkpoint_and_says_so(tmp_path, capsys):
         (tmp_path / f"checkpoint-{step}").mkdir()
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert resolve_resume_checkpoint(None, str(tmp_path)) == str(tmp_path / "checkpoint-10")
-    assert "--resume_from_checkpoint false" in capsys.readouterr().err
+    assert "set resume_from_checkpoint false to start over" in capsys.readouterr().err
     assert resolve_resume_checkpoint("false", str(tmp_path)) is None
 
 
@@ -44,7 +44,7 @@ def test_unset_resume_takes_the_newest_checkpoint_and_says_so(tmp_path, capsys):
 def test_sft_records_the_run_logs_to_tensorboard_and_resumes_on_rerun(
     tiny_model_dir, tmp_path, capsys
 ):
-    from sft_dataset import write_sft_dataset
+    from helpers.sft_dataset import write_sft_dataset
 
     from anomseer.trainers.sft import main
 
@@ -52,7 +52,7 @@ def test_sft_records_the_run_logs_to_tensorboard_and_resumes_on_rerun(
     out = tmp_path / "run"
     flags = ["--save_steps", "1", "--logging_steps", "1", "--report_to", "tensorboard",
              "--per_device_train_batch_size", "2"]  # fmt: skip
-    recipe = recipes_dir() / "tiny-cpu" / "sft.yaml"
+    recipe = recipes_dir() / "tiny-cpu" / "sft" / "config_default.yaml"
     first = main(recipe_args(recipe, tiny_model_dir, data, out, "--max_steps", "2", *flags))
     assert first.state.global_step == 2
     history = json.loads((out / "log_history.json").read_text())

@@ -3,22 +3,24 @@ resume, two processes, recipes and bad input."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
+from helpers.sft_dataset import write_sft_dataset
+from helpers.training_cli import launch_command, recipe_args
 from safetensors.torch import load_file
-from sft_dataset import write_sft_dataset
-from training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
 from anomseer.protocol import parse_answer
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "sft.yaml"
+TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "sft" / "config_default.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +108,11 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
     from peft import get_peft_model
 
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.arguments import ModelArguments
-    from anomseer.trainers.model_setup import freeze_vision_tower, lora_config
+    from anomseer.trainers.configs import AnomSeerModelConfig
+    from anomseer.trainers.model_setup import freeze_vision_tower, peft_config
 
     model, _ = load_model_and_processor(tiny_model_dir, dtype="float32")
-    args = ModelArguments(use_peft=True, lora_r=4, freeze_vision_tower=freeze)
+    args = AnomSeerModelConfig(use_peft=True, lora_r=4, freeze_vision_tower=freeze)
     if freeze:
         frozen = freeze_vision_tower(model)
         vision = sum(p.numel() for p in model.model.visual.parameters())
@@ -118,7 +120,7 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
         assert frozen == vision - merger > 0
     adapted = {
         name.removesuffix(".lora_A")
-        for name, _ in get_peft_model(model, lora_config(args)).named_modules()
+        for name, _ in get_peft_model(model, peft_config(args)).named_modules()
         if name.endswith(".lora_A")
     }
     assert sum(".language_model." in name for name in adapted) == 2 * 7  # 2 layers x 7 linears
@@ -132,7 +134,7 @@ def test_lora_skips_a_frozen_vision_tower(tiny_model_dir, freeze):
 def test_tiny_model_overfits_one_row_and_reproduces_it(tiny_model_dir, tmp_path):
     from datasets import load_dataset
 
-    from anomseer.inference import generate_completions
+    from anomseer.evaluation.backends.hf import generate_completions
     from anomseer.modeling import load_model_and_processor
 
     data = write_sft_dataset(tmp_path / "data", count=1)
@@ -157,7 +159,7 @@ def test_tiny_model_overfits_one_row_and_reproduces_it(tiny_model_dir, tmp_path)
 
 @pytest.mark.slow
 def test_full_fine_tuning_with_frozen_vision_tower_exports(tiny_model_dir, sft_data, tmp_path):
-    from anomseer.inference import generate_completions
+    from anomseer.evaluation.backends.hf import generate_completions
     from anomseer.modeling import load_model_and_processor
 
     out, exported = tmp_path / "out", tmp_path / "exported"
@@ -191,7 +193,7 @@ def test_full_fine_tuning_with_frozen_vision_tower_exports(tiny_model_dir, sft_d
 def test_lora_trains_adapters_and_merged_export_matches(tiny_model_dir, sft_data, tmp_path, capsys):
     from peft import PeftModel
 
-    from anomseer.inference import generate_completions
+    from anomseer.evaluation.backends.hf import generate_completions
     from anomseer.modeling import load_model_and_processor
 
     out, exported = tmp_path / "out", tmp_path / "exported"
@@ -254,13 +256,13 @@ def test_stopped_run_resumes_from_its_checkpoint(lora, tiny_model_dir, sft_data,
 
 @pytest.mark.slow
 def test_two_processes_end_with_identical_weights(tiny_model_dir, sft_data, tmp_path):
-    from distributed_sft import weights_digest
+    from helpers.distributed_sft import weights_digest
 
     from anomseer.modeling import load_model_and_processor
 
     command = launch_command(
         2,
-        Path(__file__).with_name("distributed_sft.py"),
+        Path(__file__).parent / "helpers" / "distributed_sft.py",
         str(tmp_path),
         *sft_args(tiny_model_dir, sft_data, tmp_path / "out", "--max_steps", "2"),
         "--per_device_train_batch_size",
@@ -346,19 +348,52 @@ def test_export_refuses_what_it_cannot_export(tiny_model_dir, tmp_path, capsys):
 # ---------------------------------------------------------------------------- recipes
 
 
-@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/sft.yaml")), ids=str)
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*/sft/config_*.yaml")), ids=str)
 def test_sft_recipes_parse(recipe, tmp_path):
-    from anomseer.trainers.arguments import parse_config
+    from anomseer.trainers.configs import parse_config
     from anomseer.trainers.sft import AnomSeerSFTConfig
 
     overrides = [] if torch.cuda.is_available() else ["--bf16", "false", "--use_cpu", "true"]
-    config = parse_config(
+    script_args, config, model_args = parse_config(
         AnomSeerSFTConfig, ["--config", str(recipe), "--output_dir", str(tmp_path), *overrides]
     )
-    assert config.model_name_or_path and config.dataset_name
-    assert config.min_pixels and config.max_pixels and config.max_length
+    assert model_args.model_name_or_path and script_args.dataset_name
+    assert model_args.min_pixels and model_args.max_pixels and config.max_length
     if config.gradient_checkpointing:  # the demo recipe trains a 1 M model without it
         assert config.gradient_checkpointing_kwargs == {"use_reentrant": False}
+
+
+def test_override_recipe_takes_its_base_and_flags_take_over(tmp_path):
+    from anomseer.trainers.configs import parse_config
+    from anomseer.trainers.sft import AnomSeerSFTConfig
+
+    override = tmp_path / "config_fast.yaml"
+    override.write_text(f"base: {TINY_RECIPE}\nlearning_rate: 0.5\nlora_r: 3\n")
+    argv = ["--config", str(override), "--lora_r", "5", "--output_dir", str(tmp_path)]
+    script_args, config, model_args = parse_config(AnomSeerSFTConfig, argv)
+    base = yaml.safe_load(TINY_RECIPE.read_text())
+    assert config.learning_rate == 0.5 and model_args.lora_r == 5
+    assert config.max_length == base["max_length"] and model_args.max_pixels == base["max_pixels"]
+    assert script_args.dataset_name == base["dataset_name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("base: config_fast.yaml\n", "is its own base through 'config_fast.yaml'"),
+        ("base: missing.yaml\n", "base 'missing.yaml' does not exist"),
+        ("base: {}\nlora_rr: 3\n", "unknown key(s) 'lora_rr' (did you mean 'lora_r'?)"),
+        ("env: [A]\n", "env must be a mapping of NAME: value"),
+    ],
+)
+def test_bad_override_recipe_is_one_line(text, message, tmp_path):
+    from anomseer.trainers.configs import parse_config
+    from anomseer.trainers.sft import AnomSeerSFTConfig
+
+    override = tmp_path / "config_fast.yaml"
+    override.write_text(text.format(TINY_RECIPE))
+    with pytest.raises(UserInputError, match=re.escape(message)):
+        parse_config(AnomSeerSFTConfig, ["--config", str(override)])
 
 
 @pytest.mark.parametrize("name", ["ddp", "zero2", "zero3", "fsdp"])

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from training_cli import launch_command, recipe_args
+from helpers.dataset_files import save_rows
+from helpers.training_cli import launch_command, recipe_args
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo.yaml"
+TINY_RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo" / "config_default.yaml"
 GROUNDING_METRICS = (
     "grounding/similarity",
     "grounding/advantage_abs",
@@ -29,17 +30,6 @@ REWARD_METRICS = tuple(
 )
 
 
-@pytest.fixture(scope="module")
-def timerpo_data(tmp_path_factory, expert_ready):
-    """Ten rows of the tiny ``anomseer gen`` preset (two per family), as written by data_gen."""
-    from data_gen.build import build_split
-    from data_gen.presets import load_preset
-
-    folder = tmp_path_factory.mktemp("timerpo-data")
-    build_split(load_preset("tiny"), "train", folder, num_per_family=2, progress=False)
-    return folder
-
-
 def prompt_rows(data_dir, count: int):
     """The first ``count`` rows of the generated split."""
     from datasets import load_dataset
@@ -49,10 +39,7 @@ def prompt_rows(data_dir, count: int):
 
 def without_expcot(data_dir, out_dir):
     """The generated split without its ``expcot`` column, saved the way ``anomseer gen`` does."""
-    target = out_dir / "data" / "train-00000-of-00001.parquet"
-    target.parent.mkdir(parents=True)
-    prompt_rows(data_dir, 2).remove_columns("expcot").to_parquet(str(target))
-    return out_dir
+    return save_rows(out_dir, prompt_rows(data_dir, 2).to_list(), "train", drop=("expcot",))
 
 
 def text_length_reward(completions, **kwargs):
@@ -109,20 +96,27 @@ def recording(trainer_cls):
     return Recording
 
 
+def train_tiny(trainer_cls, config, model, processor, data_dir, reward_funcs, rows=4, **extra):
+    """``trainer_cls`` trained on the first ``rows`` rows of ``data_dir``; ``extra`` goes to
+    the trainer (e.g. ``peft_config``)."""
+    processor.tokenizer.padding_side = "left"  # as GRPO needs (TimerPO sets it itself)
+    trainer = trainer_cls(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=config,
+        train_dataset=prompt_rows(data_dir, rows),
+        processing_class=processor,
+        **extra,
+    )
+    trainer.train()
+    return trainer
+
+
 def train_recorded(trainer_cls, config, model_dir, data_dir, reward_funcs):
     from anomseer.modeling import load_model_and_processor
 
     model, processor = load_model_and_processor(model_dir, dtype="float32")
-    processor.tokenizer.padding_side = "left"  # as GRPO needs (TimerPO sets it itself)
-    trainer = recording(trainer_cls)(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=config,
-        train_dataset=prompt_rows(data_dir, 4),
-        processing_class=processor,
-    )
-    trainer.train()
-    return trainer
+    return train_tiny(recording(trainer_cls), config, model, processor, data_dir, reward_funcs)
 
 
 def logged_steps(trainer):
@@ -219,7 +213,7 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
     empty ExpCoT texts, the counts agreed as the trainer agrees them make every process read
     the same number of times, where the local counts alone often differ."""
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.policy_states import (
+    from anomseer.trainers.hidden_states import (
         completion_forward_count,
         completion_hidden_states,
         text_forward_count,
@@ -274,11 +268,11 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
 
 
 @pytest.mark.slow
-def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, timerpo_data, tmp_path):
+def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, tiny_train_data, tmp_path):
     from peft import LoraConfig
 
     from anomseer.modeling import load_model_and_processor
-    from anomseer.trainers.policy_states import completion_hidden_states
+    from anomseer.trainers.hidden_states import completion_hidden_states
     from anomseer.trainers.timerpo import TimerPOTrainer
 
     class Capturing(TimerPOTrainer):
@@ -291,7 +285,7 @@ def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, timerpo_data
     trainer = Capturing(
         model=model,
         args=tiny_config(tmp_path, max_steps=1),
-        train_dataset=prompt_rows(timerpo_data, 2),
+        train_dataset=prompt_rows(tiny_train_data, 2),
         processing_class=processor,
         peft_config=lora,
     )
@@ -310,7 +304,9 @@ def test_lora_grounding_is_the_same_when_read_twice(tiny_model_dir, timerpo_data
 
 
 @pytest.mark.slow
-def test_the_old_logprob_pass_gives_the_completion_states(tiny_model_dir, timerpo_data, tmp_path):
+def test_the_old_logprob_pass_gives_the_completion_states(
+    tiny_model_dir, tiny_train_data, tmp_path
+):
     """Generation out of step with the optimiser makes TRL read old log-probabilities; the
     grounding reuses that pass's last hidden states (only the ExpCoT reads are left) and gets
     the s it would read itself. Under LoRA the kept pass is the adapter's, not TRL's reference
@@ -340,15 +336,8 @@ def test_the_old_logprob_pass_gives_the_completion_states(tiny_model_dir, timerp
     config = tiny_config(
         tmp_path, per_device_train_batch_size=4, steps_per_generation=2, max_steps=4
     )
-    trainer = Checking(
-        model=model,
-        reward_funcs=[text_length_reward],
-        args=config,
-        train_dataset=prompt_rows(timerpo_data, 4),
-        processing_class=processor,
-        peft_config=lora,
-    )
-    trainer.train()
+    rewards = [text_length_reward]
+    train_tiny(Checking, config, model, processor, tiny_train_data, rewards, peft_config=lora)
     assert len(checks) == 2
     for kept, own, _, reused_reads, own_reads in checks:
         assert torch.allclose(kept.similarity, own.similarity, atol=1e-6)
@@ -363,7 +352,7 @@ def test_the_old_logprob_pass_gives_the_completion_states(tiny_model_dir, timerp
 
 @pytest.mark.slow
 def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(
-    tiny_model_dir, timerpo_data, tmp_path
+    tiny_model_dir, tiny_train_data, tmp_path
 ):
     from trl import GRPOConfig, GRPOTrainer
 
@@ -395,13 +384,13 @@ def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(
     }
     grpo_config = GRPOConfig(output_dir=str(tmp_path / "grpo"), **same)
     rewards = [text_length_reward]
-    grpo = train_recorded(GRPOTrainer, grpo_config, tiny_model_dir, timerpo_data, rewards)
+    grpo = train_recorded(GRPOTrainer, grpo_config, tiny_model_dir, tiny_train_data, rewards)
     runs = {
         "alpha 0": tiny_config(tmp_path / "alpha0", alpha=0.0),
         "grounding none": tiny_config(tmp_path / "none", grounding="none"),
     }
     for name, config in runs.items():
-        timerpo = train_recorded(TimerPOTrainer, config, tiny_model_dir, timerpo_data, rewards)
+        timerpo = train_recorded(TimerPOTrainer, config, tiny_model_dir, tiny_train_data, rewards)
         assert len(timerpo.records) == len(grpo.records) == 2, name
         for ours, theirs in zip(timerpo.records, grpo.records, strict=True):
             assert torch.equal(ours["advantages"], theirs["advantages"]), name
@@ -419,7 +408,7 @@ def test_alpha_zero_and_no_grounding_train_exactly_like_grpo(
     [("ot", "advantage"), ("ot", "none"), ("ot", "gradient"), ("cosine", "advantage")],
 )
 def test_each_mode_trains_and_logs_every_metric(
-    grounding, projection, tiny_model_dir, timerpo_data, tmp_path
+    grounding, projection, tiny_model_dir, tiny_train_data, tmp_path
 ):
     from anomseer.modeling import load_model_and_processor
     from anomseer.projection import PROJECTION_EPS
@@ -429,7 +418,7 @@ def test_each_mode_trains_and_logs_every_metric(
     alpha, size = 0.3, 4
     config = tiny_config(tmp_path, grounding=grounding, projection=projection, alpha=alpha)
     rewards = [*get_reward_funcs(["localization", "class", "format"]), text_length_reward]
-    trainer = train_recorded(TimerPOTrainer, config, tiny_model_dir, timerpo_data, rewards)
+    trainer = train_recorded(TimerPOTrainer, config, tiny_model_dir, tiny_train_data, rewards)
 
     expected = {*REWARD_METRICS, *GROUNDING_METRICS}
     if grounding == "ot":
@@ -478,17 +467,17 @@ were 1, 2 and 1 per process."""
 
 @pytest.mark.slow
 def test_three_processes_with_a_collective_in_every_forward_match_one(
-    tiny_model_dir, timerpo_data, tmp_path, monkeypatch
+    tiny_model_dir, tiny_train_data, tmp_path, monkeypatch
 ):
-    from distributed_timerpo import run_step
+    from helpers.distributed_timerpo import run_step
 
     world, group, prompts = 3, 3, 2
     total = group * prompts
     command = launch_command(
         world,
-        Path(__file__).with_name("distributed_timerpo.py"),
+        Path(__file__).parent / "helpers" / "distributed_timerpo.py",
         str(tiny_model_dir),
-        str(timerpo_data),
+        str(tiny_train_data),
         str(tmp_path),
         str(group),
         str(prompts),
@@ -500,7 +489,7 @@ def test_three_processes_with_a_collective_in_every_forward_match_one(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
     )
     # meanwhile, the same step in this process with the whole batch
-    args = (str(tiny_model_dir), str(timerpo_data))
+    args = (str(tiny_model_dir), str(tiny_train_data))
     single = {
         projection: run_step(
             *args, str(tmp_path / projection), total, projection, 1, group, prompts
@@ -538,13 +527,13 @@ def test_three_processes_with_a_collective_in_every_forward_match_one(
 
 @pytest.mark.slow
 def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
-    tiny_model_dir, timerpo_data, tmp_path, monkeypatch
+    tiny_model_dir, tiny_train_data, tmp_path, monkeypatch
 ):
-    from distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
+    from helpers.distributed_timerpo import GROUP_SIZE, PROMPTS, run_step
 
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
     total = GROUP_SIZE * PROMPTS
-    args = (str(tiny_model_dir), str(timerpo_data))
+    args = (str(tiny_model_dir), str(tiny_train_data))
     whole = run_step(*args, str(tmp_path / "whole"), total, "gradient")
     halves = run_step(*args, str(tmp_path / "halves"), total // 2, "gradient", accumulation=2)
     # the primary and the grounded gradients are accumulated apart, then projected once
@@ -555,7 +544,7 @@ def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
 
 
 @pytest.mark.slow
-def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, timerpo_data, tmp_path):
+def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tiny_train_data, tmp_path):
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.timerpo import TimerPOTrainer
 
@@ -567,14 +556,8 @@ def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, timerpo_data, tmp_p
         return [sum(token < half for token in ids) / max(len(ids), 1) for ids in completion_ids]
 
     config = tiny_config(tmp_path, max_steps=16, max_completion_length=8, learning_rate=3e-2)
-    trainer = TimerPOTrainer(
-        model=model,
-        reward_funcs=[low_token_share],
-        args=config,
-        train_dataset=prompt_rows(timerpo_data, 2),
-        processing_class=processor,
-    )
-    trainer.train()
+    rewards = [low_token_share]
+    trainer = train_tiny(TimerPOTrainer, config, model, processor, tiny_train_data, rewards, 2)
     rewards = [entry["reward"] for entry in logged_steps(trainer)]
     assert len(rewards) == 16
     first, last = sum(rewards[:4]) / 4, sum(rewards[-4:]) / 4
@@ -593,16 +576,16 @@ def timerpo_args(model_dir, data_dir, out_dir, *flags):
 
 @pytest.mark.slow
 def test_resumed_run_continues_at_its_step_and_ends_where_an_uninterrupted_one_does(
-    tiny_model_dir, timerpo_data, tmp_path
+    tiny_model_dir, tiny_train_data, tmp_path
 ):
     from anomseer.trainers.timerpo import main
 
     flags = ["--max_steps", "3", "--save_steps", "1"]
-    straight = main(timerpo_args(tiny_model_dir, timerpo_data, tmp_path / "a", *flags))
+    straight = main(timerpo_args(tiny_model_dir, tiny_train_data, tmp_path / "a", *flags))
     checkpoint = tmp_path / "a" / "checkpoint-2"
     assert checkpoint.is_dir()
     flags += ["--resume_from_checkpoint", str(checkpoint)]
-    resumed = main(timerpo_args(tiny_model_dir, timerpo_data, tmp_path / "b", *flags))
+    resumed = main(timerpo_args(tiny_model_dir, tiny_train_data, tmp_path / "b", *flags))
     assert resumed.state.global_step == 3
     assert [entry["step"] for entry in logged_steps(resumed)] == [1, 2, 3]
     weights = dict(straight.model.named_parameters())
@@ -622,11 +605,11 @@ def test_resumed_run_continues_at_its_step_and_ends_where_an_uninterrupted_one_d
     ],
 )
 def test_bad_input_is_one_line_before_any_model_loads(
-    case, message, timerpo_data, tmp_path, capsys, monkeypatch
+    case, message, tiny_train_data, tmp_path, capsys, monkeypatch
 ):
-    data, extra = timerpo_data, []
+    data, extra = tiny_train_data, []
     if case in ("no-expcot", "no-grounding-needs-no-expcot"):
-        data = without_expcot(timerpo_data, tmp_path / "data")
+        data = without_expcot(tiny_train_data, tmp_path / "data")
     if case == "no-grounding-needs-no-expcot":
         extra = ["--grounding", "none"]  # gets past the checks, then finds no model
     elif case == "negative-alpha":
@@ -664,33 +647,47 @@ def test_gpu_check_runs_its_steps_on_the_tiny_model():
 
 # ---------------------------------------------------------------------------- recipes
 
-RECIPES = sorted((ROOT / "recipes").glob("*/timerpo*.yaml"))
+RECIPES = sorted((ROOT / "recipes").glob("*/timerpo/config_*.yaml"))
 ABLATIONS = {
-    "timerpo-alpha0.yaml": {"alpha": 0.0},
-    "timerpo-no-projection.yaml": {"projection": "none"},
-    "timerpo-cosine.yaml": {"grounding": "cosine"},
+    "config_alpha0.yaml": {"alpha": 0.0},
+    "config_no-projection.yaml": {"projection": "none"},
+    "config_cosine.yaml": {"grounding": "cosine"},
 }
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_timerpo_recipes_parse(recipe, tmp_path):
-    from anomseer.trainers.arguments import parse_config
+    from anomseer.trainers.configs import parse_config
     from anomseer.trainers.timerpo import TimerPOConfig
 
     overrides = ["--output_dir", str(tmp_path)]
     if not torch.cuda.is_available():
         overrides += ["--bf16", "false", "--use_cpu", "true", "--use_vllm", "false"]
-    config = parse_config(TimerPOConfig, ["--config", str(recipe), *overrides])
-    assert config.model_name_or_path and config.dataset_name
+    script_args, config, model_args = parse_config(
+        TimerPOConfig, ["--config", str(recipe), *overrides]
+    )
+    assert model_args.model_name_or_path and script_args.dataset_name
     assert config.reward_names == ["localization", "class", "format"]
     assert config.reward_weights == [0.7, 0.2, 0.1]
     assert config.generation_batch_size % config.num_generations == 0
 
 
-def test_ablation_recipes_change_only_their_setting():
-    base = yaml.safe_load((ROOT / "recipes" / "qwen2.5-vl-3b" / "timerpo.yaml").read_text())
+def test_ablation_recipes_change_only_their_setting(tmp_path):
+    """Each ablation is an override file: its base recipe plus its one change (and output_dir)."""
+    from anomseer.trainers.configs import parse_config
+    from anomseer.trainers.timerpo import TimerPOConfig
+
+    folder = ROOT / "recipes" / "qwen2.5-vl-3b" / "timerpo"
+    same = ["--output_dir", str(tmp_path), "--bf16", "false", "--use_cpu", "true"]
+
+    def fields(name):
+        argv = ["--config", str(folder / name), *same, "--use_vllm", "false"]
+        script_args, config, model_args = parse_config(TimerPOConfig, argv)
+        return {**vars(script_args), **vars(model_args), **config.to_dict()}
+
+    base = fields("config_default.yaml")
     for name, change in ABLATIONS.items():
-        ablation = yaml.safe_load((ROOT / "recipes" / "qwen2.5-vl-3b" / name).read_text())
-        differing = {k for k in base.keys() | ablation.keys() if base.get(k) != ablation.get(k)}
-        assert differing == {*change, "output_dir"}, name
+        assert set(yaml.safe_load((folder / name).read_text())) == {"base", *change, "output_dir"}
+        ablation = fields(name)
+        assert {k for k in base if base[k] != ablation[k]} == set(change), name
         assert all(ablation[k] == v for k, v in change.items()), name

@@ -9,24 +9,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from training_cli import recipe_args
-from vllm_processes import TRAINER_FLAGS, greedy_completion, vllm_server
+from helpers.training_cli import recipe_args
+from helpers.vllm_processes import TRAINER_FLAGS, greedy_completion, vllm_server
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo-vllm.yaml"
-RUNNER = Path(__file__).with_name("vllm_timerpo_run.py")
+RECIPE = ROOT / "recipes" / "tiny-cpu" / "timerpo" / "config_vllm.yaml"
+RUNNER = Path(__file__).parent / "helpers" / "vllm_timerpo_run.py"
 PROMPT = "Plot of a series of length 200. Where is the anomaly?"
-
-
-@pytest.fixture(scope="module")
-def vllm_timerpo_data(tmp_path_factory, expert_ready):
-    """Ten rows of the tiny ``anomseer gen`` preset (two per family)."""
-    from data_gen.build import build_split
-    from data_gen.presets import load_preset
-
-    folder = tmp_path_factory.mktemp("timerpo-vllm-data")
-    build_split(load_preset("tiny"), "train", folder, num_per_family=2, progress=False)
-    return folder
 
 
 def run_timerpo(model_dir, data_dir, out_dir: Path, *flags: str) -> dict:
@@ -64,9 +53,9 @@ def test_vision_tokens_are_blocked_and_the_users_biases_kept():
 
 @pytest.mark.slow
 def test_two_steps_colocated_sync_the_weights_into_the_engine(
-    tiny_model_dir, vllm_timerpo_data, tmp_path
+    tiny_model_dir, tiny_train_data, tmp_path
 ):
-    result = run_timerpo(tiny_model_dir, vllm_timerpo_data, tmp_path / "run")
+    result = run_timerpo(tiny_model_dir, tiny_train_data, tmp_path / "run")
     check_steps(result["steps"])
     assert result["engine_dtype"] == "torch.float32"
     assert result["embedding_shift"] > 1e-4  # the step-1 policy reached the engine
@@ -74,12 +63,12 @@ def test_two_steps_colocated_sync_the_weights_into_the_engine(
 
 @pytest.mark.slow
 def test_two_steps_against_a_vllm_server_update_the_served_weights(
-    tiny_model_dir, vllm_timerpo_data, tmp_path
+    tiny_model_dir, tiny_train_data, tmp_path
 ):
     with vllm_server(tiny_model_dir, tmp_path / "server.log", *TRAINER_FLAGS) as url:
         before = greedy_completion(url, str(tiny_model_dir), PROMPT)
         flags = ["--vllm_mode", "server", "--vllm_server_base_url", url]
-        result = run_timerpo(tiny_model_dir, vllm_timerpo_data, tmp_path / "run", *flags)
+        result = run_timerpo(tiny_model_dir, tiny_train_data, tmp_path / "run", *flags)
         after = greedy_completion(url, str(tiny_model_dir), PROMPT)
     check_steps(result["steps"])
     assert after != before  # the server answers with the trained weights

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_run import anomseer, assert_one_line_error
+from helpers.cli_run import anomseer, assert_one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def test_installed_wheel_runs_gen_and_demo_from_another_folder(installed, tmp_pa
     assert gen.returncode == 0, gen.stderr[-3000:]
     assert len(list((tmp_path / "data" / "data").glob("eval-*.parquet"))) == 1
 
-    shipped = anomseer("sft", "--config", "tiny-cpu/sft.yaml", "--max_stepz", "1",
+    shipped = anomseer("sft", "--config", "tiny-cpu/sft/config_default.yaml", "--max_stepz", "1",
                        cwd=tmp_path, prefix=(script,))  # fmt: skip
     assert_one_line_error(shipped, "did you mean '--max_steps'?")
 

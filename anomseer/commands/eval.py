@@ -7,34 +7,52 @@ predictions.jsonl are skipped. Options left unset take the backend's defaults.""
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+from anomseer.commands import flag
 
 NAME = "eval"
 HELP = "evaluate a backend (vllm, hf, openai, expert) on a dataset split"
 
 BACKEND_CHOICES = ("vllm", "hf", "openai", "expert")
-OPTION_DESTS = (
-    "max_new_tokens",
-    "temperature",
-    "n",
-    "seed",
-    "dtype",
-    "min_pixels",
-    "max_pixels",
-    "trust_remote_code",
-    "attn_implementation",
-    "tensor_parallel_size",
-    "gpu_memory_utilization",
-    "kv_cache_gib",
-    "enforce_eager",
-    "max_model_len",
-    "base_url",
-    "api_key_env",
-    "concurrency",
-    "timeout",
-    "max_retries",
-    "backoff",
-)
-"""Backend options, forwarded to ``evaluate`` only when given on the command line."""
+BACKEND_OPTIONS: dict[str, tuple[tuple[str, Any, str], ...]] = {
+    "sampling (vllm, hf, openai)": (
+        ("max_new_tokens", int, "tokens per completion (default: 1024)"),
+        ("temperature", float, "0 is greedy (default: 0)"),
+        ("n", int, "completions per row, each scored (default: 1; more needs --temperature > 0)"),
+        ("seed", int, "sampling seed (default: 0 for vllm and hf, none sent by openai)"),
+    ),
+    "checkpoints (vllm, hf)": (
+        ("dtype", str, "weights dtype, e.g. bfloat16 (default: auto, the checkpoint's)"),
+        ("min_pixels", int, "image min pixels (default: the checkpoint processor's)"),
+        ("max_pixels", int, "image max pixels (default: the checkpoint processor's)"),
+        ("trust_remote_code", "store_true", "run code shipped with a hub checkpoint"),
+        ("attn_implementation", str, "hf only, e.g. flash_attention_2 or sdpa"),
+        ("tensor_parallel_size", int, "vllm only: GPUs (default: 1)"),
+        ("gpu_memory_utilization", float, "vllm on GPUs: share of GPU memory (default: 0.9)"),
+        (
+            "kv_cache_gib",
+            int,
+            "vllm on CPU: KV cache in GiB (default: $VLLM_CPU_KVCACHE_SPACE, else 4)",
+        ),
+        (
+            "enforce_eager",
+            argparse.BooleanOptionalAction,
+            "vllm only: no torch.compile or CUDA graphs (default: on for CPU, off on GPUs)",
+        ),
+        ("max_model_len", int, "vllm only: context length (default: the model's)"),
+    ),
+    "OpenAI-compatible server (openai)": (
+        ("base_url", str, "API root (default: http://127.0.0.1:8000/v1)"),
+        ("api_key_env", str, "environment variable holding the key (default: OPENAI_API_KEY)"),
+        ("concurrency", int, "requests in flight (default: 8)"),
+        ("timeout", float, "seconds per request (default: 120)"),
+        ("max_retries", int, "retries of a failed request (default: 4)"),
+        ("backoff", float, "first retry delay in seconds, doubling (default: 1)"),
+    ),
+}
+"""Backend options by help group: (option, type or argparse action, help). Each is the flag
+``--option-name`` and is forwarded to ``evaluate`` only when given on the command line."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,73 +75,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retry-failed", action="store_true", help="ask again for rows whose request failed"
     )
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
-
-    sampling = parser.add_argument_group("sampling (vllm, hf, openai)")
-    sampling.add_argument(
-        "--max-new-tokens", type=int, help="tokens per completion (default: 1024)"
-    )
-    sampling.add_argument("--temperature", type=float, help="0 is greedy (default: 0)")
-    sampling.add_argument(
-        "--n",
-        type=int,
-        help="completions per row, each scored (default: 1; more needs --temperature > 0)",
-    )
-    sampling.add_argument(
-        "--seed", type=int, help="sampling seed (default: 0 for vllm and hf, none sent by openai)"
-    )
-
-    model = parser.add_argument_group("checkpoints (vllm, hf)")
-    model.add_argument(
-        "--dtype", help="weights dtype, e.g. bfloat16 (default: auto, the checkpoint's)"
-    )
-    model.add_argument(
-        "--min-pixels", type=int, help="image min pixels (default: the checkpoint processor's)"
-    )
-    model.add_argument(
-        "--max-pixels", type=int, help="image max pixels (default: the checkpoint processor's)"
-    )
-    model.add_argument(
-        "--trust-remote-code", action="store_true", help="run code shipped with a hub checkpoint"
-    )
-    model.add_argument("--attn-implementation", help="hf only, e.g. flash_attention_2 or sdpa")
-    model.add_argument("--tensor-parallel-size", type=int, help="vllm only: GPUs (default: 1)")
-    model.add_argument(
-        "--gpu-memory-utilization",
-        type=float,
-        help="vllm on GPUs: share of GPU memory (default: 0.9)",
-    )
-    model.add_argument(
-        "--kv-cache-gib",
-        type=int,
-        help="vllm on CPU: KV cache in GiB (default: $VLLM_CPU_KVCACHE_SPACE, else 4)",
-    )
-    model.add_argument(
-        "--enforce-eager",
-        action=argparse.BooleanOptionalAction,
-        help="vllm only: no torch.compile or CUDA graphs (default: on for CPU, off on GPUs)",
-    )
-    model.add_argument(
-        "--max-model-len", type=int, help="vllm only: context length (default: the model's)"
-    )
-
-    server = parser.add_argument_group("OpenAI-compatible server (openai)")
-    server.add_argument("--base-url", help="API root (default: http://127.0.0.1:8000/v1)")
-    server.add_argument(
-        "--api-key-env", help="environment variable holding the key (default: OPENAI_API_KEY)"
-    )
-    server.add_argument("--concurrency", type=int, help="requests in flight (default: 8)")
-    server.add_argument("--timeout", type=float, help="seconds per request (default: 120)")
-    server.add_argument("--max-retries", type=int, help="retries of a failed request (default: 4)")
-    server.add_argument(
-        "--backoff", type=float, help="first retry delay in seconds, doubling (default: 1)"
-    )
+    for title, options in BACKEND_OPTIONS.items():
+        group = parser.add_argument_group(title)
+        for option, kind, text in options:
+            how = {"type": kind} if kind in (int, float, str) else {"action": kind}
+            group.add_argument(flag(option), help=text, **how)
 
 
 def run(args: argparse.Namespace) -> int:
     from anomseer.evaluation import evaluate
     from anomseer.evaluation.report import format_value
 
-    options = {dest: getattr(args, dest) for dest in OPTION_DESTS if hasattr(args, dest)}
+    given = [option for options in BACKEND_OPTIONS.values() for option, _, _ in options]
+    options = {option: getattr(args, option) for option in given if hasattr(args, option)}
     metrics = evaluate(
         args.data,
         args.split,

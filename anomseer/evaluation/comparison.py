@@ -51,8 +51,7 @@ def load_records(out: str | os.PathLike) -> dict[Key, dict]:
     path = Path(out) / PREDICTIONS_FILE
     if not path.is_file():
         raise UserInputError(
-            f"{out} has no {PREDICTIONS_FILE}; "
-            f"evaluate into it with 'anomseer eval ... --out {out}'"
+            f"{out} has no {PREDICTIONS_FILE}; evaluate into it first"
         )
     return PredictionLog(path).latest()
 

@@ -151,11 +151,11 @@ def load_run(out: str | os.PathLike) -> dict:
     path = Path(out) / "metrics.json"
     if not Path(out).is_dir():
         raise UserInputError(
-            f"run folder {str(out)!r} does not exist; pass the --out folder of 'anomseer eval'"
+            f"run folder {str(out)!r} does not exist; pass the folder an evaluation wrote"
         )
     if not path.is_file():
         raise UserInputError(
-            f"{out} has no metrics.json; finish the run with 'anomseer eval ... --out {out}'"
+            f"{out} has no metrics.json; finish the run by evaluating into it again"
         )
     try:
         return json.loads(path.read_text())

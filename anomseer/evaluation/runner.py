@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from anomseer.atomic_files import write_atomic
 from anomseer.bootstrap import BOOTSTRAP_SETTINGS, group_intervals
 from anomseer.columns import OPTIONAL_SCORING_COLUMNS, SCORING_COLUMNS
 from anomseer.dataset_loading import check_columns, load_split
-from anomseer.errors import UserInputError, first_line
+from anomseer.errors import OptionError, UserInputError, first_line
 from anomseer.evaluation.backends import (
     Backend,
     EvalRequest,
@@ -27,7 +28,6 @@ from anomseer.evaluation.backends import (
     backend_class,
     load_backend,
 )
-from anomseer.evaluation.dataset import check_unique_ids
 from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
 from anomseer.metrics import SampleScore, aggregate_scores, score_completion
@@ -83,11 +83,11 @@ def evaluate(
     ids = [str(i) for i in dataset["id"]]
     if limit is not None:
         if limit < 1:
-            raise UserInputError(f"--limit must be at least 1, got {limit}")
+            raise OptionError(f"$o must be at least 1, got {limit}", o="limit")
         ids = ids[:limit]
     check_unique_ids(ids, data_name)
     if batch_size is not None and batch_size < 1:
-        raise UserInputError(f"--batch-size must be at least 1, got {batch_size}")
+        raise OptionError(f"$o must be at least 1, got {batch_size}", o="batch_size")
     engine = _backend(backend, model, options)
     run = {"data": data_name, "split": split, "backend": engine.name, "settings": engine.settings()}
 
@@ -139,9 +139,10 @@ def _open_log(out: Path, run: dict) -> PredictionLog:
         if previous != canonical:
             before, now = _flat(previous), _flat(canonical)
             changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
-            raise UserInputError(
+            raise OptionError(
                 f"{out} already holds predictions of another configuration (changed: "
-                f"{', '.join(changed) or 'settings'}); pass a new --out or delete {out}"
+                f"{', '.join(changed) or 'settings'}); pass a new $o or delete {out}",
+                o="out",
             )
     write_atomic(run_path, json.dumps(canonical, indent=2) + "\n")
     return log
@@ -388,3 +389,13 @@ def _figure_records(records: list[dict]) -> list[dict]:
     longest = max(map(len, groups), default=0)
     interleaved = [group[rank] for rank in range(longest) for group in groups if rank < len(group)]
     return interleaved[:FIGURE_SAMPLES]
+
+
+def check_unique_ids(ids: list[str], data: object) -> None:
+    """Ids key the resumable predictions, so they must be unique."""
+    repeated = [i for i, count in Counter(ids).items() if count > 1]
+    if repeated:
+        duplicate = repeated[0]
+        raise UserInputError(
+            f"dataset {data} repeats the id {duplicate!r}; every row needs a unique id"
+        )

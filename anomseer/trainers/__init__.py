@@ -1,2 +1,3 @@
-"""Training stages on TRL: SFT (``anomseer.trainers.sft``) and the plumbing the stages share
-(recipe parsing, dataset loading and checks, model set-up, checkpoints)."""
+"""Training stages on TRL: SFT (``anomseer.trainers.sft``), TimerPO
+(``anomseer.trainers.timerpo``) and what they share: recipe configs on TRL's dataclasses
+(``configs``), running a stage (``entry``), data loading and checks, model set-up, checkpoints."""

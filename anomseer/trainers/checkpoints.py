@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anomseer.atomic_files import atomic_folder
-from anomseer.errors import UserInputError
+from anomseer.errors import OptionError, UserInputError
 from anomseer.modeling import is_hub_id
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ def resolve_resume_checkpoint(value: str | bool | None, output_dir: str) -> str 
     if value is None:
         if last is not None and os.environ.get("RANK", "0") == "0":
             print(
-                f"resuming from {last} (pass --resume_from_checkpoint false to start over, "
-                "or choose another --output_dir)",
+                f"resuming from {last} (set resume_from_checkpoint false to start over, "
+                "or choose another output_dir)",
                 file=sys.stderr,
             )
         return last
@@ -118,9 +118,10 @@ def export_checkpoint(
     target = Path(out)
     adapter = _check_export_paths(source, target)
     if adapter and not merge_lora:
-        raise UserInputError(
-            f"{str(source)!r} holds a LoRA adapter, not full weights; pass --merge-lora to merge "
-            "it into its base model"
+        raise OptionError(
+            f"{str(source)!r} holds a LoRA adapter, not full weights; pass $o to merge it into "
+            "its base model",
+            o="merge_lora",
         )
     processor = load_processor(source)
     if adapter:
@@ -168,9 +169,9 @@ def _adapter_base(source: Path) -> str:
     config = json.loads((source / "adapter_config.json").read_text())
     base = config.get("base_model_name_or_path")
     if not base:
-        raise UserInputError(f"{str(source)!r} does not name its base model; pass --base-model")
+        raise OptionError(f"{str(source)!r} does not name its base model; pass $o", o="base_model")
     if not Path(base).exists() and not is_hub_id(base):
-        raise UserInputError(
-            f"the adapter's base model {base!r} does not exist here; pass --base-model PATH"
+        raise OptionError(
+            f"the adapter's base model {base!r} does not exist here; pass $o", o="base_model"
         )
     return base

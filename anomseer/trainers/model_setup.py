@@ -1,5 +1,6 @@
 """Model and processor set-up for training: load through ``anomseer.modeling``, freeze the
-vision tower, and describe LoRA adapters as a ``peft.LoraConfig`` the TRL trainer applies."""
+vision tower, and describe LoRA adapters as a ``peft.LoraConfig`` the TRL trainer applies
+(``trl.get_peft_config``, with the frozen vision tower left out)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ if TYPE_CHECKING:
     from peft import LoraConfig
     from transformers import PreTrainedModel, ProcessorMixin
 
-    from anomseer.trainers.arguments import ModelArguments
+    from anomseer.trainers.configs import AnomSeerModelConfig
 
 VISION_MODULES_PATTERN = r".*\.visual\..*"
 """Regex (peft ``exclude_modules``) of every module inside the vision tower."""
 
 
 def load_for_training(
-    args: ModelArguments, trust_remote_code: bool = False
+    args: AnomSeerModelConfig, trust_remote_code: bool = False
 ) -> tuple[PreTrainedModel, ProcessorMixin, LoraConfig | None]:
     """The model (vision tower frozen when asked), its processor with the recipe's pixel bounds,
     and the LoRA config to hand to the trainer (None for full fine-tuning).
@@ -42,7 +43,7 @@ def load_for_training(
     )
     if args.freeze_vision_tower:
         freeze_vision_tower(model)
-    return model, processor, lora_config(args) if args.use_peft else None
+    return model, processor, peft_config(args)
 
 
 def freeze_vision_tower(model: PreTrainedModel) -> int:
@@ -57,19 +58,15 @@ def freeze_vision_tower(model: PreTrainedModel) -> int:
     return frozen
 
 
-def lora_config(args: ModelArguments) -> LoraConfig:
-    """LoRA on ``lora_target_modules``; the vision tower is left out when it is frozen."""
-    from peft import LoraConfig
+def peft_config(args: AnomSeerModelConfig) -> LoraConfig | None:
+    """TRL's LoRA config for ``args`` (None without ``use_peft``); the vision tower is left out
+    when it is frozen."""
+    from trl import get_peft_config
 
-    return LoraConfig(
-        task_type="CAUSAL_LM",
-        r=args.lora_r,
-        lora_alpha=args.lora_alpha,
-        lora_dropout=args.lora_dropout,
-        target_modules=list(args.lora_target_modules),
-        exclude_modules=VISION_MODULES_PATTERN if args.freeze_vision_tower else None,
-        bias="none",
-    )
+    config = get_peft_config(args)
+    if config is not None and args.freeze_vision_tower:
+        config.exclude_modules = VISION_MODULES_PATTERN
+    return config
 
 
 def _vision_tower(model: PreTrainedModel):

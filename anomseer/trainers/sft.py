@@ -4,12 +4,12 @@ Rows come from ``anomseer gen``: ``image`` (the label-free plot), ``prompt`` (on
 ``completion`` (``<think>`` ExpCoT, ``<answer>``, ``<class>``). TRL's ``SFTTrainer`` trains on
 the completion only. One process::
 
-    anomseer sft --config recipes/tiny-cpu/sft.yaml
+    anomseer sft --config recipes/tiny-cpu/sft/config_default.yaml
 
 Many GPUs::
 
     accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.sft \\
-        --config recipes/qwen2.5-vl-3b/sft.yaml
+        --config recipes/qwen2.5-vl-3b/sft/config_default.yaml
 
 Every config field is also a flag that overrides the recipe (``--max_steps 10``).
 """
@@ -26,41 +26,31 @@ from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 from anomseer.columns import SFT_COLUMNS
 from anomseer.errors import UserInputError
-from anomseer.trainers.arguments import (
-    DatasetArguments,
-    ModelArguments,
-    RunArguments,
-    check_stage_config,
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin
+from anomseer.trainers.configs import (
+    AnomSeerModelConfig,
+    AnomSeerScriptArguments,
+    check_training_config,
     parse_config,
-    run_main,
 )
-from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
-from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.run_record import RunRecordCallback
-from anomseer.trainers.training_data import check_max_length, load_training_splits
+from anomseer.trainers.entry import run_main, train_stage
+from anomseer.trainers.training_data import check_max_length
 
 
 @dataclass
-class AnomSeerSFTConfig(ModelArguments, DatasetArguments, RunArguments, SFTConfig):
-    r"""``trl.SFTConfig`` plus the model and data fields of an AnomSeer recipe.
-
-    Extra fields (all documented with ``--help``):
-
-    - model: ``model_name_or_path``, ``dtype``, ``attn_implementation``;
-    - processor: ``min_pixels``, ``max_pixels`` (saved with the processor in every checkpoint);
-    - vision tower: ``freeze_vision_tower``;
-    - LoRA: ``use_peft``, ``lora_r``, ``lora_alpha``, ``lora_dropout``, ``lora_target_modules``;
-    - data: ``dataset_name`` (an ``anomseer gen`` folder or a hub id), ``dataset_train_split``,
-      ``dataset_test_split``.
-
-    Changed defaults: gradient checkpointing is non-reentrant unless
-    ``gradient_checkpointing_kwargs`` says otherwise; ``resume_from_checkpoint: last`` resumes
-    from the newest ``checkpoint-N`` in ``output_dir``.
+class AnomSeerSFTConfig(SFTConfig):
+    r"""``trl.SFTConfig`` for AnomSeer: the loss is on the completion only, gradient checkpointing
+    is non-reentrant unless ``gradient_checkpointing_kwargs`` says otherwise, and
+    ``resume_from_checkpoint: last`` resumes from the newest ``checkpoint-N`` in ``output_dir``
+    (unset, a rerun into a folder holding checkpoints resumes from the newest; ``false`` starts
+    over). The model and data fields of a recipe are parsed into
+    :class:`~anomseer.trainers.configs.AnomSeerModelConfig` and
+    :class:`~anomseer.trainers.configs.AnomSeerScriptArguments` beside it.
     """
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_stage_config(self)
+        check_training_config(self)
         if self.completion_only_loss is False:
             raise UserInputError(
                 "completion_only_loss=false would train on the prompt and its image tokens; "
@@ -106,33 +96,27 @@ def build_collator(processor, config: AnomSeerSFTConfig) -> CompletionCollator:
     )
 
 
-def train(config: AnomSeerSFTConfig) -> AnomSeerSFTTrainer:
-    """Run SFT as ``config`` says, save the final model and processor to ``output_dir``, and
-    return the trainer."""
-    resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
-    train_dataset, eval_dataset = load_training_splits(config, SFT_COLUMNS, "SFT")
-    model, processor, peft_config = load_for_training(config, config.trust_remote_code)
-    for dataset in (train_dataset, eval_dataset):
-        if dataset is not None:
-            check_max_length(dataset, processor, config.max_length, config.dataset_name)
-    trainer = AnomSeerSFTTrainer(
-        model=model,
-        args=config,
-        data_collator=build_collator(processor, config),
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=processor,
-        peft_config=peft_config,
-        callbacks=[RunRecordCallback()],
+def train(
+    script_args: AnomSeerScriptArguments,
+    config: AnomSeerSFTConfig,
+    model_args: AnomSeerModelConfig,
+) -> AnomSeerSFTTrainer:
+    """Run SFT as the recipe says (every row's prompt checked against ``max_length`` first),
+    save the final model and processor to ``output_dir``, and return the trainer."""
+
+    def prepare(processor, datasets: list) -> dict:
+        for dataset in datasets:
+            check_max_length(dataset, processor, config.max_length, script_args.dataset_name)
+        return {"data_collator": build_collator(processor, config)}
+
+    return train_stage(
+        AnomSeerSFTTrainer, script_args, config, model_args, SFT_COLUMNS, "SFT", prepare
     )
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(config.output_dir)
-    return trainer
 
 
 def main(argv: Sequence[str] | None = None) -> AnomSeerSFTTrainer:
     """Parse ``--config RECIPE.yaml`` and flag overrides, then train."""
-    return train(parse_config(AnomSeerSFTConfig, argv))
+    return train(*parse_config(AnomSeerSFTConfig, argv))
 
 
 if __name__ == "__main__":

@@ -8,16 +8,10 @@ turns each pair into a similarity s with batched entropic OT on the device that 
 gathers s and A_main across processes so every group is whole, and then either mixes
 A = A_main + alpha * A_ts_perp (``projection: advantage``, the reference), mixes without the
 projection (``none``), or keeps the grounded objective apart and projects its gradient onto
-the normal plane of the primary one (``gradient``). One process::
-
-    anomseer timerpo --config recipes/tiny-cpu/timerpo.yaml
-
-Many GPUs::
-
-    accelerate launch --config_file recipes/accelerate/zero3.yaml -m anomseer.trainers.timerpo \\
-        --config recipes/qwen2.5-vl-3b/timerpo.yaml
-
-Every config field is also a flag that overrides the recipe (``--alpha 0``).
+the normal plane of the primary one (``gradient``). Launched as SFT is
+(:mod:`anomseer.trainers.sft`): ``anomseer timerpo --config RECIPE`` in one process, ``-m
+anomseer.trainers.timerpo`` under ``accelerate launch``; every config field is also a flag
+that overrides the recipe (``--alpha 0``).
 """
 
 from __future__ import annotations
@@ -53,17 +47,15 @@ from anomseer.projection import (
     project_gradients_,
 )
 from anomseer.rewards import get_reward_funcs
-from anomseer.trainers.arguments import (
-    DatasetArguments,
-    ModelArguments,
-    RunArguments,
-    check_stage_config,
+from anomseer.trainers.checkpoints import CheckpointWeightsMixin
+from anomseer.trainers.configs import (
+    AnomSeerModelConfig,
+    AnomSeerScriptArguments,
+    check_training_config,
     parse_config,
-    run_main,
 )
-from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
-from anomseer.trainers.model_setup import load_for_training
-from anomseer.trainers.policy_states import (
+from anomseer.trainers.entry import run_main, train_stage
+from anomseer.trainers.hidden_states import (
     completion_forward_count,
     completion_hidden_states,
     eval_mode,
@@ -71,8 +63,6 @@ from anomseer.trainers.policy_states import (
     text_forward_count,
     text_hidden_states,
 )
-from anomseer.trainers.run_record import RunRecordCallback
-from anomseer.trainers.training_data import load_training_splits
 from anomseer.trainers.vllm_generation import VLLMGenerationMixin
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -85,15 +75,13 @@ DEFAULT_REWARD_WEIGHTS = (0.7, 0.2, 0.1)
 
 
 @dataclass
-class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
-    r"""``trl.GRPOConfig`` plus the TimerPO fields and the model and data fields of an AnomSeer
-    recipe, with defaults that reproduce the reference run.
+class TimerPOConfig(GRPOConfig):
+    r"""``trl.GRPOConfig`` plus the TimerPO fields, with defaults that reproduce the reference run.
 
     TimerPO fields: ``grounding``, ``projection``, ``alpha``, ``ot_epsilon``, ``ot_iterations``,
     ``ot_temperature``, ``ot_marginals``, ``ot_dtype``, ``expcot_max_tokens``, ``reward_names``.
-    Model, data and resume fields as in SFT (``model_name_or_path``, ``dtype``, ``min_pixels``,
-    ``max_pixels``, ``freeze_vision_tower``, ``use_peft`` and ``lora_*``, ``dataset_name``,
-    ``dataset_train_split``, ``dataset_test_split``, ``resume_from_checkpoint: last``).
+    Resuming, gradient checkpointing and the model and data fields of a recipe as in
+    :class:`~anomseer.trainers.sft.AnomSeerSFTConfig`.
 
     Changed defaults (SPEC section 5): ``scale_rewards="none"`` (A_main = r - group mean),
     ``beta=0.001`` (TRL's KL is the k3 estimator), ``num_generations=5``,
@@ -212,7 +200,7 @@ class TimerPOConfig(ModelArguments, DatasetArguments, RunArguments, GRPOConfig):
             super().__post_init__()
         except ValueError as error:
             raise UserInputError(self._explain(error)) from error
-        check_stage_config(self)
+        check_training_config(self)
         version = fsdp_version(self)
         if self.projection == "gradient" and version == 1:
             raise UserInputError(FSDP1_GRADIENT)
@@ -609,31 +597,19 @@ def _expcot_text(row: dict[str, Any]) -> str:
     return text
 
 
-def train(config: TimerPOConfig) -> TimerPOTrainer:
-    """Run TimerPO as ``config`` says, save the final model and processor to ``output_dir``, and
+def train(
+    script_args: AnomSeerScriptArguments, config: TimerPOConfig, model_args: AnomSeerModelConfig
+) -> TimerPOTrainer:
+    """Run TimerPO as the recipe says, save the final model and processor to ``output_dir``, and
     return the trainer. The data is checked before the model is loaded."""
-    resume = resolve_resume_checkpoint(config.resume_from_checkpoint, config.output_dir)
     purpose = f"TimerPO with grounding={config.grounding}"
     columns = timerpo_columns(grounded=config.grounding != "none")
-    train_dataset, eval_dataset = load_training_splits(config, columns, purpose)
-    model, processor, peft_config = load_for_training(config, config.trust_remote_code)
-    trainer = TimerPOTrainer(
-        model=model,
-        args=config,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=processor,
-        peft_config=peft_config,
-        callbacks=[RunRecordCallback()],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(config.output_dir)
-    return trainer
+    return train_stage(TimerPOTrainer, script_args, config, model_args, columns, purpose)
 
 
 def main(argv: Sequence[str] | None = None) -> TimerPOTrainer:
     """Parse ``--config RECIPE.yaml`` and flag overrides, then train."""
-    return train(parse_config(TimerPOConfig, argv))
+    return train(*parse_config(TimerPOConfig, argv))
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import ProcessorMixin
 
-    from anomseer.trainers.arguments import DatasetArguments
+    from anomseer.trainers.configs import AnomSeerScriptArguments
 
 logger = logging.getLogger(__name__)
 
 
 
 def load_training_splits(
-    config: DatasetArguments, columns: Sequence[str], purpose: str
+    config: AnomSeerScriptArguments, columns: Sequence[str], purpose: str
 ) -> tuple[Dataset, Dataset | None]:
     """The ``dataset_train_split`` and, when set, the ``dataset_test_split`` of
     ``config.dataset_name``, each checked for the ``columns`` that ``purpose`` needs."""

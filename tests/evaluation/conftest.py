@@ -1,21 +1,22 @@
-"""Fixtures of the evaluation tests (data and server helpers live in eval_fixtures.py)."""
+"""Fixtures of the evaluation tests (data and server helpers live in helpers/eval_fixtures.py)."""
 
 import threading
 from pathlib import Path
 
 import pytest
-from eval_fixtures import ChatServer, multivariate_rows, save_dataset, univariate_rows
+from helpers.dataset_files import save_rows
+from helpers.eval_fixtures import ChatServer, multivariate_rows, univariate_rows
 
 
 @pytest.fixture(scope="session")
 def eval_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A univariate eval split: one row per anomaly type, a normal row and an irregular row."""
-    return save_dataset(tmp_path_factory.mktemp("eval-data"), univariate_rows())
+    return save_rows(tmp_path_factory.mktemp("eval-data"), univariate_rows())
 
 
 @pytest.fixture(scope="session")
 def multivariate_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_dataset(tmp_path_factory.mktemp("multi-data"), multivariate_rows(), True)
+    return save_rows(tmp_path_factory.mktemp("multi-data"), multivariate_rows(), multivariate=True)
 
 
 @pytest.fixture

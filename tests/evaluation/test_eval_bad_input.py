@@ -1,7 +1,8 @@
 import sys
 
 import pytest
-from eval_fixtures import save_dataset, univariate_rows
+from helpers.dataset_files import save_rows
+from helpers.eval_fixtures import univariate_rows
 
 from anomseer.cli import main
 from anomseer.errors import UserInputError
@@ -21,15 +22,8 @@ def _eval_error(capsys, *argv: str) -> str:
 
 
 def test_dataset_missing_columns_names_them(tmp_path, capsys):
-    rows = [
-        {k: v for k, v in row.items() if k not in ("image", "prompt", "family")}
-        for row in univariate_rows()[:2]
-    ]
-    import datasets
-
-    folder = tmp_path / "data"
-    (folder / "data").mkdir(parents=True)
-    datasets.Dataset.from_list(rows).to_parquet(str(folder / "data/eval-00000-of-00001.parquet"))
+    dropped = ("image", "prompt", "family")
+    folder = save_rows(tmp_path / "data", univariate_rows()[:2], drop=dropped)
     out = tmp_path / "run"
     err = _eval_error(
         capsys, "--data", str(folder), "--backend", "hf", "--model", "x/y", "--out", str(out)
@@ -54,6 +48,10 @@ def test_missing_data_split_and_model_are_one_line_each(eval_data, tmp_path, cap
     assert "does not exist" in err and "no-model" in err
     err = _eval_error(capsys, "--data", str(eval_data), "--backend", "hf", "--out", str(out))
     assert "needs --model" in err
+    err = _eval_error(capsys, *argv, "--temperature", "0.5")
+    assert err.endswith("the expert backend has no option(s) --temperature; it takes none")
+    err = _eval_error(capsys, *argv, "--limit", "0")
+    assert err.endswith("error: --limit must be at least 1, got 0")
     assert not (out / "metrics.json").exists()
 
 
@@ -70,12 +68,14 @@ def test_missing_backend_package_names_the_extra(
 
 
 def test_options_are_checked_against_the_backend(tiny_model_dir, chat_server):
-    with pytest.raises(UserInputError, match=r"hf backend has no option.* --base-url"):
+    with pytest.raises(UserInputError, match=r"hf backend has no option\(s\) base_url; its opt"):
         load_backend("hf", str(tiny_model_dir), base_url="http://x")
-    with pytest.raises(UserInputError, match="--n 3 samples need --temperature > 0"):
+    with pytest.raises(UserInputError, match="n=3 samples need temperature > 0"):
         load_backend("openai", "m", base_url=chat_server.base_url, n=3)
-    with pytest.raises(UserInputError, match=r"expert backend is deterministic.*--temperature"):
+    with pytest.raises(UserInputError, match=r"expert backend has no option\(s\) temperature; it"):
         load_backend("expert", None, temperature=0.5)
+    with pytest.raises(UserInputError, match="timeout must be > 0, got 0"):
+        load_backend("openai", "m", base_url=chat_server.base_url, timeout=0)
     with pytest.raises(UserInputError, match="expert backend uses no model"):
         load_backend("expert", "gpt-4o")
     with pytest.raises(UserInputError, match="unknown backend 'tgi'"):
@@ -85,9 +85,20 @@ def test_options_are_checked_against_the_backend(tiny_model_dir, chat_server):
 def test_duplicate_ids_and_bad_limits_are_refused(tmp_path, chat_server):
     rows = univariate_rows()[:2]
     rows[1]["id"] = rows[0]["id"]
-    folder = save_dataset(tmp_path / "dup", rows)
+    folder = save_rows(tmp_path / "dup", rows)
     options = {"model": "m", "base_url": chat_server.base_url}
     with pytest.raises(UserInputError, match="repeats the id 'test/range/eval/0'"):
         evaluate(folder, "eval", "openai", tmp_path / "run", **options)
-    with pytest.raises(UserInputError, match="--limit must be at least 1"):
+    with pytest.raises(UserInputError, match="limit must be at least 1"):
         evaluate(folder, "eval", "openai", tmp_path / "run", limit=0, **options)
+
+
+def test_every_backend_option_is_a_flag_and_every_flag_an_option():
+    import dataclasses
+
+    from anomseer.commands.eval import BACKEND_OPTIONS
+    from anomseer.evaluation.backends import BACKENDS, backend_class
+
+    flags = [option for options in BACKEND_OPTIONS.values() for option, _, _ in options]
+    fields = {f.name for name in BACKENDS for f in dataclasses.fields(backend_class(name).options)}
+    assert len(flags) == len(set(flags)) and set(flags) == fields

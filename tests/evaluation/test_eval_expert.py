@@ -2,14 +2,13 @@ import json
 
 import numpy as np
 import pytest
-from eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
+from helpers.dataset_files import generate_tiny
+from helpers.eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 
 from anomseer.evaluation import evaluate
 from anomseer.metrics import score_completion
 from anomseer.protocol import format_answer
-from data_gen.build import build_split
 from data_gen.expert.detector import expert_detect
-from data_gen.presets import load_preset
 
 pytestmark = pytest.mark.usefixtures("expert_ready")
 
@@ -52,7 +51,7 @@ def test_expert_backend_answers_in_the_protocol_with_real_numbers(
 
 @pytest.mark.slow
 def test_expert_on_a_split_written_by_the_data_generator(tmp_path):
-    build_split(load_preset("tiny"), "eval", tmp_path / "data", num_per_family=1, progress=False)
+    generate_tiny(tmp_path / "data", "eval", num_per_family=1)
     metrics = evaluate(tmp_path / "data", "eval", "expert", tmp_path / "run", progress=False)
     assert metrics["overall"]["count"] == metrics["samples"] >= 5
     assert metrics["overall"]["invalid_answers"] == 0 and metrics["overall"]["failures"] == 0

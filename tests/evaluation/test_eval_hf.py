@@ -1,12 +1,11 @@
 import json
 
 import pytest
-from eval_fixtures import UNIVARIATE_ROWS, univariate_rows
+from helpers.eval_fixtures import UNIVARIATE_ROWS, univariate_rows
 from PIL import Image
 
 from anomseer.cli import main
-from anomseer.evaluation.backends.hf import HFBackend
-from anomseer.inference import generate_completions
+from anomseer.evaluation.backends.hf import HFBackend, HFOptions, generate_completions
 from anomseer.metrics import aggregate_scores, score_completion
 from anomseer.modeling import TINY_MAX_PIXELS, TINY_MIN_PIXELS, load_model_and_processor
 
@@ -59,7 +58,7 @@ def test_hf_backend_end_to_end_with_the_tiny_model(eval_data, tiny_model_dir, tm
 
 
 def test_hf_pixel_bounds_default_to_the_checkpoint_and_can_be_set(tiny_model_dir):
-    backend = HFBackend.load(str(tiny_model_dir), dtype="float32", max_pixels=4 * 3136)
+    backend = HFBackend.load(str(tiny_model_dir), HFOptions(dtype="float32", max_pixels=4 * 3136))
     settings = backend.settings()
     assert (settings["min_pixels"], settings["max_pixels"]) == (TINY_MIN_PIXELS, 4 * 3136)
     assert settings["temperature"] == 0.0 and settings["n"] == 1

@@ -1,12 +1,17 @@
 import json
 
 import pytest
-from eval_fixtures import UNIVARIATE_ROWS, row_id
+from helpers.eval_fixtures import UNIVARIATE_ROWS, row_id
 
 from anomseer.cli import main
 from anomseer.errors import UserInputError
 from anomseer.evaluation import evaluate
-from anomseer.evaluation.backends.openai import OpenAIBackend, chat_messages, choice_text
+from anomseer.evaluation.backends.openai import (
+    OpenAIBackend,
+    OpenAIOptions,
+    chat_messages,
+    choice_text,
+)
 from anomseer.protocol import build_messages, format_answer
 
 FAST = {"timeout": 0.5, "max_retries": 1, "backoff": 0.01, "concurrency": 4}
@@ -98,10 +103,11 @@ def test_sampling_n_sends_n_and_scores_every_choice(eval_data, chat_server, tmp_
 
 def test_api_key_comes_from_the_named_environment_variable(chat_server, monkeypatch):
     monkeypatch.setenv("MY_KEY", "sekret")
-    backend = OpenAIBackend("m", base_url=chat_server.base_url, api_key_env="MY_KEY")
+    backend = OpenAIBackend("m", OpenAIOptions(base_url=chat_server.base_url, api_key_env="MY_KEY"))
     assert backend._headers["Authorization"] == "Bearer sekret"
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert "Authorization" not in OpenAIBackend("m", base_url=chat_server.base_url)._headers
+    plain = OpenAIBackend("m", OpenAIOptions(base_url=chat_server.base_url))
+    assert "Authorization" not in plain._headers
 
 
 def test_chat_messages_turn_the_image_part_into_a_png_data_url():
@@ -162,7 +168,7 @@ def test_rejected_key_and_all_failing_first_batch_are_clear_errors(
     chat_server.required_key = "right"
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
     with pytest.raises(UserInputError, match=r"rejected the API key \(HTTP 401\).*OPENAI_API_KEY"):
-        OpenAIBackend("m", base_url=chat_server.base_url)
+        OpenAIBackend("m", OpenAIOptions(base_url=chat_server.base_url))
 
 
 def test_evaluate_accepts_a_dataset_object_and_honours_retry_after(

@@ -72,7 +72,7 @@ def test_report_on_an_unfinished_run_is_one_line(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert main(["report", str(tmp_path / "half")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "has no metrics.json" in err and "anomseer eval" in err
+    assert err.count("\n") == 0 and "has no metrics.json" in err and "evaluating into it" in err
 
 
 def test_figures_draw_univariate_multivariate_and_failed_samples(tmp_path):

@@ -6,7 +6,7 @@ import sys
 import time
 
 import pytest
-from eval_fixtures import row_id
+from helpers.eval_fixtures import row_id
 
 from anomseer.cli import main
 from anomseer.errors import UserInputError

@@ -4,13 +4,18 @@ engine per module, started on the tiny model."""
 import json
 
 import pytest
-from eval_fixtures import univariate_rows
+from helpers.eval_fixtures import univariate_rows
 
 from anomseer.evaluation import evaluate
 from anomseer.evaluation.backends import load_backend
 from anomseer.evaluation.backends.base import Sampling
-from anomseer.evaluation.backends.vllm import engine_kwargs, processor_pixels, sampling_kwargs
-from anomseer.inference import generate_completions
+from anomseer.evaluation.backends.hf import generate_completions
+from anomseer.evaluation.backends.vllm import (
+    VLLMOptions,
+    engine_kwargs,
+    processor_pixels,
+    sampling_kwargs,
+)
 from anomseer.modeling import (
     TINY_MAX_PIXELS,
     TINY_MIN_PIXELS,
@@ -39,9 +44,8 @@ def test_vllm_engine_and_sampling_arguments_follow_the_processor(tiny_model_dir)
     processor = load_processor(tiny_model_dir)
     pixels = processor_pixels(processor)
     assert pixels == {"min_pixels": TINY_MIN_PIXELS, "max_pixels": TINY_MAX_PIXELS}
-    kwargs = engine_kwargs(
-        "ckpt", pixels, dtype="float32", tensor_parallel_size=4, max_model_len=4096
-    )
+    options = VLLMOptions(tensor_parallel_size=4, max_model_len=4096)
+    kwargs = engine_kwargs("ckpt", pixels, options, "float32", cpu=False)
     assert kwargs["limit_mm_per_prompt"] == {"image": 1}
     assert (kwargs["dtype"], kwargs["gpu_memory_utilization"]) == ("float32", 0.9)
     assert kwargs["mm_processor_kwargs"] == pixels
@@ -50,8 +54,10 @@ def test_vllm_engine_and_sampling_arguments_follow_the_processor(tiny_model_dir)
         4,
         4096,
     )
-    cpu = engine_kwargs("ckpt", pixels, dtype="float32", gpu_memory_utilization=None)
+    assert kwargs["enforce_eager"] is False and kwargs["seed"] == 0
+    cpu = engine_kwargs("ckpt", pixels, VLLMOptions(seed=3), "float32", cpu=True)
     assert "max_model_len" not in cpu and "gpu_memory_utilization" not in cpu
+    assert cpu["enforce_eager"] is True and cpu["seed"] == 3
     greedy = sampling_kwargs(Sampling(max_new_tokens=256))
     assert greedy == {"n": 1, "temperature": 0.0, "max_tokens": 256, "seed": None}
     sampled = sampling_kwargs(Sampling(temperature=0.4, n=5, seed=7))

@@ -4,8 +4,8 @@
 import json
 
 import pytest
-from eval_fixtures import univariate_rows
-from vllm_processes import vllm_server
+from helpers.eval_fixtures import univariate_rows
+from helpers.vllm_processes import vllm_server
 
 from anomseer.cli import main
 

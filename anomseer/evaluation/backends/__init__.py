@@ -3,11 +3,11 @@ when a backend is loaded, so looking one up is cheap."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import inspect
 from typing import Any
 
-from anomseer.errors import UserInputError
+from anomseer.errors import OptionError, UserInputError
 from anomseer.evaluation.backends.base import Backend, EvalRequest, Generation, Sampling
 
 BACKEND_CLASSES = {
@@ -32,21 +32,15 @@ def backend_class(name: str) -> type:
 
 
 def load_backend(name: str, model: str | None = None, **options: Any) -> Backend:
-    """Load the backend ``name`` on ``model`` with its options (unknown ones are refused)."""
+    """Load the backend ``name`` on ``model`` with ``options``, the fields of its ``options``
+    dataclass (others are refused)."""
     cls = backend_class(name)
+    known = sorted(field.name for field in dataclasses.fields(cls.options))
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = "its options: $known" if known else "it takes none"
+        raise OptionError(
+            f"the {name} backend has no option(s) $unknown; {takes}", unknown=unknown, known=known
+        )
     load = getattr(cls, "load", cls)
-    parameters = inspect.signature(load).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    if not takes_any:
-        unknown = sorted(set(options) - set(parameters))
-        if unknown:
-            known = sorted(set(parameters) - {"model"})
-            raise UserInputError(
-                f"the {name} backend has no option(s) {_flags(unknown)}; "
-                f"its options: {_flags(known)}"
-            )
-    return load(model, **options)
-
-
-def _flags(names: list[str]) -> str:
-    return ", ".join(f"--{name.replace('_', '-')}" for name in names)
+    return load(model, cls.options(**options))

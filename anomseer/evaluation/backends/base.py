@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from anomseer.errors import UserInputError
+from anomseer.errors import OptionError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -38,11 +38,13 @@ class Generation:
 
 class Backend(Protocol):
     """A source of raw completions. ``columns`` are the dataset columns it reads on top of the
-    scoring columns; ``settings()`` holds everything that changes its outputs (it is recorded
+    scoring columns; ``options`` is the dataclass of the options it loads with (``load(model,
+    options)``); ``settings()`` holds everything that changes its outputs (it is recorded
     in ``run.json`` so a resumed run cannot mix two configurations)."""
 
     name: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]
+    options: ClassVar[type]
     default_batch_size: ClassVar[int]
     n: int
 
@@ -53,7 +55,8 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class Sampling:
-    """Decoding settings shared by the model backends; ``temperature=0`` is greedy."""
+    """Decoding options shared by the model backends, the base of their options;
+    ``temperature=0`` is greedy."""
 
     max_new_tokens: int = 1024
     temperature: float = 0.0
@@ -62,15 +65,18 @@ class Sampling:
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
-            raise UserInputError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+            message = f"$o must be at least 1, got {self.max_new_tokens}"
+            raise OptionError(message, o="max_new_tokens")
         if self.temperature < 0:
-            raise UserInputError(f"--temperature must be >= 0, got {self.temperature}")
+            raise OptionError(f"$o must be >= 0, got {self.temperature}", o="temperature")
         if self.n < 1:
-            raise UserInputError(f"--n must be at least 1, got {self.n}")
+            raise OptionError(f"$o must be at least 1, got {self.n}", o="n")
         if self.n > 1 and self.temperature == 0:
-            raise UserInputError(
-                f"--n {self.n} samples need --temperature > 0 (greedy decoding gives {self.n} "
-                "identical answers)"
+            raise OptionError(
+                f"$n={self.n} samples need $t > 0 (greedy decoding gives {self.n} identical "
+                "answers)",
+                n="n",
+                t="temperature",
             )
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +89,32 @@ class Sampling:
         }
 
 
+@dataclass(frozen=True)
+class CheckpointOptions(Sampling):
+    """Options of the backends that load a checkpoint: sampling seeded with 0, its dtype
+    (``auto``: the checkpoint's),
+    the processor's pixel bounds (None: the ones it saved, the training ones) and whether the
+    checkpoint's own code may run."""
+
+    seed: int | None = 0
+    dtype: str = "auto"
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    trust_remote_code: bool = False
+
+
+class PlotBackend:
+    """What the model backends share: they answer from the prompt and the plot, sampling
+    ``n`` completions per row as their ``sampling`` options say."""
+
+    columns: ClassVar[tuple[str, ...]] = ("prompt", "image")
+    sampling: Sampling
+
+    @property
+    def n(self) -> int:
+        return self.sampling.n
+
+
 def processor_pixels(processor: ProcessorMixin) -> dict[str, int]:
     """The processor's image pixel bounds (Qwen2.5-VL), as a run's settings record them and
     vLLM's ``mm_processor_kwargs`` takes them."""
@@ -93,8 +125,9 @@ def processor_pixels(processor: ProcessorMixin) -> dict[str, int]:
 def require_model(backend: str, model: str | None) -> str:
     """The model argument, or one clear line saying the backend needs one."""
     if not model:
-        raise UserInputError(
-            f"the {backend} backend needs --model (a checkpoint folder or a hub id; for openai, "
-            "the model name the server serves)"
+        raise OptionError(
+            f"the {backend} backend needs $model (a checkpoint folder or a hub id; for openai, "
+            "the model name the server serves)",
+            model="model",
         )
     return str(model)

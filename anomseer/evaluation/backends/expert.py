@@ -6,14 +6,20 @@ the answer protocol so the same parser and scores judge it. Deterministic, CPU o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from anomseer.errors import UserInputError
+from anomseer.errors import OptionError
 from anomseer.evaluation.backends.base import EvalRequest, Generation
 from anomseer.interrupts import reraise_interrupt
 from anomseer.protocol import NORMAL_LABEL, format_answer
+
+
+@dataclass(frozen=True)
+class ExpertOptions:
+    """The expert backend has no options: it is deterministic and reads no checkpoint."""
 
 
 class ExpertBackend:
@@ -24,6 +30,7 @@ class ExpertBackend:
 
     name: ClassVar[str] = "expert"
     columns: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[type[ExpertOptions]] = ExpertOptions
     default_batch_size: ClassVar[int] = 64
     n = 1
 
@@ -36,13 +43,10 @@ class ExpertBackend:
         self._thresholds = Thresholds
 
     @classmethod
-    def load(cls, model: str | None = None, **options: Any) -> ExpertBackend:
-        """The detector; a model or any option (sampling, pixels, ...) is refused: it has none."""
+    def load(cls, model: str | None = None, options: ExpertOptions | None = None) -> ExpertBackend:
+        """The detector; a model is refused: it has none."""
         if model:
-            raise UserInputError("the expert backend uses no model; drop --model")
-        if options:
-            flags = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(options))
-            raise UserInputError(f"the expert backend is deterministic and takes no {flags}")
+            raise OptionError("the expert backend uses no model; drop $o", o="model")
         return cls()
 
     def settings(self) -> dict[str, Any]:

@@ -1,61 +1,51 @@
 """Hugging Face backend: transformers ``generate`` on a Qwen2.5-VL checkpoint, batched with left
-padding (``anomseer.inference.generate_completions``). Runs anywhere torch runs, including
-the offline tiny model on CPU."""
+padding (:func:`generate_completions`). Runs anywhere torch runs, including the offline tiny
+model on CPU."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anomseer.columns import MODEL_COLUMNS
 from anomseer.evaluation.backends.base import (
+    CheckpointOptions,
     EvalRequest,
     Generation,
-    Sampling,
+    PlotBackend,
     processor_pixels,
     require_model,
 )
-from anomseer.inference import generate_completions
 
 if TYPE_CHECKING:
+    from PIL import Image
     from transformers import PreTrainedModel, ProcessorMixin
 
 
-class HFBackend:
+@dataclass(frozen=True)
+class HFOptions(CheckpointOptions):
+    """Options of the hf backend: sampling, checkpoint and the attention kernel (None lets
+    transformers pick)."""
+
+    attn_implementation: str | None = None
+
+
+@dataclass
+class HFBackend(PlotBackend):
     """Completions from a loaded transformers model and its processor."""
 
     name: ClassVar[str] = "hf"
     columns: ClassVar[tuple[str, ...]] = MODEL_COLUMNS
+    options: ClassVar[type[HFOptions]] = HFOptions
     default_batch_size: ClassVar[int] = 8
-
-    def __init__(
-        self,
-        model: PreTrainedModel,
-        processor: ProcessorMixin,
-        sampling: Sampling,
-        model_name: str,
-    ) -> None:
-        self.model = model
-        self.processor = processor
-        self.sampling = sampling
-        self.model_name = model_name
-        self.n = sampling.n
+    model: PreTrainedModel
+    processor: ProcessorMixin
+    sampling: HFOptions
+    model_name: str
 
     @classmethod
-    def load(
-        cls,
-        model: str | None,
-        *,
-        dtype: str = "auto",
-        attn_implementation: str | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        trust_remote_code: bool = False,
-        max_new_tokens: int = 1024,
-        temperature: float = 0.0,
-        n: int = 1,
-        seed: int | None = 0,
-    ) -> HFBackend:
+    def load(cls, model: str | None, options: HFOptions = HFOptions()) -> HFBackend:
         """Load ``model`` (folder or hub id); pixel bounds default to the ones its processor saved
         (the training ones). The model goes to the GPU(s) when there are any."""
         import torch
@@ -63,20 +53,19 @@ class HFBackend:
         from anomseer.modeling import load_model_and_processor
 
         name = require_model(cls.name, model)
-        sampling = Sampling(max_new_tokens, temperature, n, seed)
         loaded, processor = load_model_and_processor(
             name,
-            dtype=dtype,
-            attn_implementation=attn_implementation,
-            min_pixels=min_pixels,
-            max_pixels=max_pixels,
+            dtype=options.dtype,
+            attn_implementation=options.attn_implementation,
+            min_pixels=options.min_pixels,
+            max_pixels=options.max_pixels,
             device_map="auto" if torch.cuda.is_available() else None,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=options.trust_remote_code,
         )
         loaded.eval()
-        if seed is not None:
-            torch.manual_seed(seed)
-        return cls(loaded, processor, sampling, name)
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
+        return cls(loaded, processor, options, name)
 
     def settings(self) -> dict[str, Any]:
         pixels = processor_pixels(self.processor)
@@ -93,3 +82,35 @@ class HFBackend:
             temperature=self.sampling.temperature,
         )
         return [Generation(tuple(texts[i * n : (i + 1) * n])) for i in range(len(requests))]
+
+
+def generate_completions(
+    model: PreTrainedModel,
+    processor: ProcessorMixin,
+    prompts: Sequence[list[dict]],
+    images: Sequence[Image.Image],
+    max_new_tokens: int = 512,
+    temperature: float = 0.0,
+) -> list[str]:
+    """One completion per (conversational prompt, image), generated as one left-padded batch.
+
+    ``temperature=0`` is greedy decoding.
+    """
+    import torch
+
+    if len(prompts) != len(images):
+        raise ValueError(f"got {len(prompts)} prompts but {len(images)} images")
+    texts = [
+        processor.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=False)
+        for prompt in prompts
+    ]
+    processor.tokenizer.padding_side = "left"
+    inputs = processor(text=texts, images=list(images), return_tensors="pt", padding=True)
+    inputs = inputs.to(model.device)
+    sampling: dict[str, Any] = (
+        {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    )
+    with torch.no_grad():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, **sampling)
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
+    return processor.batch_decode(new_tokens, skip_special_tokens=True)

@@ -18,11 +18,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from anomseer.columns import MODEL_COLUMNS
-from anomseer.errors import UserInputError
-from anomseer.evaluation.backends.base import EvalRequest, Generation, Sampling, require_model
+from anomseer.errors import OptionError
+from anomseer.evaluation.backends.base import (
+    EvalRequest,
+    Generation,
+    PlotBackend,
+    Sampling,
+    require_model,
+)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 RETRY_STATUS = frozenset({408, 409, 429})
@@ -77,45 +84,52 @@ def choice_text(choice: dict) -> str:
     return ""
 
 
-class OpenAIBackend:
+@dataclass(frozen=True)
+class OpenAIOptions(Sampling):
+    """Options of the openai backend: sampling (no seed is sent unless one is set), the server, the
+    environment variable holding the API key, and how requests are spread and retried."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 120.0
+    max_retries: int = 4
+    backoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for option, value, floor, strict in (
+            ("concurrency", self.concurrency, 1, False),
+            ("max_retries", self.max_retries, 0, False),
+            ("timeout", self.timeout, 0, True),
+            ("backoff", self.backoff, 0, False),
+        ):
+            if value < floor or (strict and value == floor):
+                bound = f"> {floor}" if strict else f">= {floor}"
+                raise OptionError(f"$o must be {bound}, got {value}", o=option)
+
+
+class OpenAIBackend(PlotBackend):
     """Completions from an OpenAI-compatible chat-completions server."""
 
     name: ClassVar[str] = "openai"
     columns: ClassVar[tuple[str, ...]] = MODEL_COLUMNS
+    options: ClassVar[type[OpenAIOptions]] = OpenAIOptions
     default_batch_size: ClassVar[int] = 64
 
     def __init__(
-        self,
-        model: str | None,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        timeout: float = 120.0,
-        max_retries: int = 4,
-        backoff: float = 1.0,
-        max_new_tokens: int = 1024,
-        temperature: float = 0.0,
-        n: int = 1,
-        seed: int | None = None,
-        check_server: bool = True,
+        self, model: str | None, options: OpenAIOptions = OpenAIOptions(), check_server: bool = True
     ) -> None:
         self.model = require_model(self.name, model)
-        self.sampling = Sampling(max_new_tokens, temperature, n, seed)
-        self.n = n
-        if concurrency < 1 or max_retries < 0 or timeout <= 0 or backoff < 0:
-            raise UserInputError(
-                "--concurrency must be >= 1, --max-retries >= 0, --timeout > 0 and "
-                f"--backoff >= 0 (got {concurrency}, {max_retries}, {timeout}, {backoff})"
-            )
-        self.base_url = base_url.rstrip("/")
-        self.api_key_env = api_key_env
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
+        self.sampling = options
+        self.base_url = options.base_url.rstrip("/")
+        self.api_key_env = options.api_key_env
+        self.concurrency = options.concurrency
+        self.timeout = options.timeout
+        self.max_retries = options.max_retries
+        self.backoff = options.backoff
         self._headers = {"Content-Type": "application/json"}
-        key = os.environ.get(api_key_env)
+        key = os.environ.get(self.api_key_env)
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         if check_server:
@@ -132,16 +146,18 @@ class OpenAIBackend:
                 return
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
-                raise UserInputError(
+                raise OptionError(
                     f"the server at {self.base_url} rejected the API key (HTTP {error.code}); "
-                    f"set ${self.api_key_env} or pass --api-key-env NAME"
+                    f"set the environment variable {self.api_key_env} or name another with $o",
+                    o="api_key_env",
                 ) from None
             return  # reachable; some servers simply do not list models
         except OSError as error:  # URLError, refused, unknown host, timeout
             reason = getattr(error, "reason", error)
-            raise UserInputError(
+            raise OptionError(
                 f"cannot reach the OpenAI-compatible server at {self.base_url} ({reason}); "
-                "start it (e.g. 'vllm serve MODEL') or fix --base-url"
+                "start it (e.g. 'vllm serve MODEL') or fix $o",
+                o="base_url",
             ) from None
 
     def payload(self, request: EvalRequest) -> dict[str, Any]:

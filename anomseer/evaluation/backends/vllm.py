@@ -12,12 +12,15 @@ processor (``mm_processor_kwargs``), which are the training ones unless overridd
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anomseer.columns import MODEL_COLUMNS
 from anomseer.evaluation.backends.base import (
+    CheckpointOptions,
     EvalRequest,
     Generation,
+    PlotBackend,
     Sampling,
     processor_pixels,
     require_model,
@@ -28,34 +31,38 @@ if TYPE_CHECKING:
     from transformers import ProcessorMixin
 
 
+@dataclass(frozen=True)
+class VLLMOptions(CheckpointOptions):
+    """Options of the vllm backend: sampling, checkpoint and engine (``enforce_eager`` None:
+    True on CPU, False on GPUs; ``kv_cache_gib`` sizes the CPU engine's KV cache)."""
+
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    kv_cache_gib: int | None = None
+    enforce_eager: bool | None = None
+    max_model_len: int | None = None
+
+
 def engine_kwargs(
-    model: str,
-    pixels: dict[str, int],
-    *,
-    dtype: str,
-    tensor_parallel_size: int = 1,
-    gpu_memory_utilization: float | None = 0.9,
-    max_model_len: int | None = None,
-    enforce_eager: bool = False,
-    seed: int = 0,
-    trust_remote_code: bool = False,
+    model: str, pixels: dict[str, int], options: VLLMOptions, dtype: str, cpu: bool
 ) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.LLM``: one image per prompt, training pixel bounds
-    (``gpu_memory_utilization`` None: vLLM's default, as on CPU)."""
+    """Keyword arguments of ``vllm.LLM`` for ``options``: one image per prompt, the processor's
+    pixel bounds, ``dtype`` resolved; on the CPU vLLM's own memory setting and eager mode unless
+    ``enforce_eager`` says otherwise."""
     kwargs: dict[str, Any] = {
         "model": model,
-        "tensor_parallel_size": tensor_parallel_size,
+        "tensor_parallel_size": options.tensor_parallel_size,
         "dtype": dtype,
-        "enforce_eager": enforce_eager,
-        "seed": seed,
-        "trust_remote_code": trust_remote_code,
+        "enforce_eager": cpu if options.enforce_eager is None else options.enforce_eager,
+        "seed": 0 if options.seed is None else options.seed,
+        "trust_remote_code": options.trust_remote_code,
         "limit_mm_per_prompt": {"image": 1},
         "mm_processor_kwargs": dict(pixels),
     }
-    if gpu_memory_utilization is not None:
-        kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-    if max_model_len is not None:
-        kwargs["max_model_len"] = max_model_len
+    if not cpu:
+        kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
+    if options.max_model_len is not None:
+        kwargs["max_model_len"] = options.max_model_len
     return kwargs
 
 
@@ -69,80 +76,41 @@ def sampling_kwargs(sampling: Sampling) -> dict[str, Any]:
     }
 
 
-class VLLMBackend:
+@dataclass
+class VLLMBackend(PlotBackend):
     """Completions from a ``vllm.LLM`` engine (or any object with its ``generate``)."""
 
     name: ClassVar[str] = "vllm"
     columns: ClassVar[tuple[str, ...]] = MODEL_COLUMNS
+    options: ClassVar[type[VLLMOptions]] = VLLMOptions
     default_batch_size: ClassVar[int] = 256
-
-    def __init__(
-        self,
-        engine: Any,
-        processor: ProcessorMixin,
-        sampling: Sampling,
-        sampling_params: Any,
-        settings: dict[str, Any],
-    ) -> None:
-        self.engine = engine
-        self.processor = processor
-        self.sampling = sampling
-        self.sampling_params = sampling_params
-        self._settings = settings
-        self.n = sampling.n
+    engine: Any
+    processor: ProcessorMixin
+    sampling: Sampling
+    sampling_params: Any
+    recorded: dict[str, Any]
+    """What ``settings()`` reports: the model, the dtype it runs in, pixels and sampling."""
 
     @classmethod
-    def load(
-        cls,
-        model: str | None,
-        *,
-        tensor_parallel_size: int = 1,
-        dtype: str = "auto",
-        gpu_memory_utilization: float = 0.9,
-        kv_cache_gib: int | None = None,
-        enforce_eager: bool | None = None,
-        max_model_len: int | None = None,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        trust_remote_code: bool = False,
-        max_new_tokens: int = 1024,
-        temperature: float = 0.0,
-        n: int = 1,
-        seed: int | None = 0,
-    ) -> VLLMBackend:
+    def load(cls, model: str | None, options: VLLMOptions = VLLMOptions()) -> VLLMBackend:
         """Start the engine on ``model`` (folder or hub id) with ``tensor_parallel_size`` GPUs, or
-        on the CPU. ``dtype="auto"`` is the checkpoint's dtype; ``enforce_eager`` defaults to
-        True on CPU, False on GPUs."""
+        on the CPU."""
         from anomseer.modeling import load_processor
 
         name = require_model(cls.name, model)
-        sampling = Sampling(max_new_tokens, temperature, n, seed)
         vllm = import_vllm()
-        processor = load_processor(name, min_pixels, max_pixels, trust_remote_code)
+        trust = options.trust_remote_code
+        processor = load_processor(name, options.min_pixels, options.max_pixels, trust)
         pixels = processor_pixels(processor)
-        cpu = on_cpu()
-        prepare_cpu_engine(kv_cache_gib)
-        if dtype == "auto":
-            dtype = checkpoint_dtype(name, trust_remote_code)
-        engine = vllm.LLM(
-            **engine_kwargs(
-                name,
-                pixels,
-                dtype=dtype,
-                tensor_parallel_size=tensor_parallel_size,
-                gpu_memory_utilization=None if cpu else gpu_memory_utilization,
-                max_model_len=max_model_len,
-                enforce_eager=cpu if enforce_eager is None else enforce_eager,
-                seed=0 if seed is None else seed,
-                trust_remote_code=trust_remote_code,
-            )
-        )
-        params = vllm.SamplingParams(**sampling_kwargs(sampling))
-        settings = {"model": name, "dtype": dtype, **pixels, **sampling.as_dict()}
-        return cls(engine, processor, sampling, params, settings)
+        prepare_cpu_engine(options.kv_cache_gib)
+        dtype = checkpoint_dtype(name, trust) if options.dtype == "auto" else options.dtype
+        engine = vllm.LLM(**engine_kwargs(name, pixels, options, dtype, on_cpu()))
+        params = vllm.SamplingParams(**sampling_kwargs(options))
+        settings = {"model": name, "dtype": dtype, **pixels, **options.as_dict()}
+        return cls(engine, processor, options, params, settings)
 
     def settings(self) -> dict[str, Any]:
-        return dict(self._settings)
+        return dict(self.recorded)
 
     def build_prompts(self, requests: Sequence[EvalRequest]) -> list[dict[str, Any]]:
         """vLLM prompt dicts: chat-template text plus the plot as multi-modal data."""

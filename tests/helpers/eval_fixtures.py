@@ -1,5 +1,5 @@
-"""Evaluation test data, built in one place: tiny datasets in the DESIGN.md row format saved as
-parquet shards the way 'anomseer gen' writes them, and a real chat-completions HTTP server on
+"""Evaluation test data, built in one place: tiny datasets in the DESIGN.md row format (saved
+with :func:`helpers.dataset_files.save_rows`), and a real chat-completions HTTP server on
 127.0.0.1 whose behaviour each test scripts."""
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 
-from anomseer.columns import row_features
-from anomseer.protocol import build_messages, format_answer
 from data_gen.render import PlotRenderer, PlotStyle
+from helpers.dataset_files import make_row
 
 # (family, anomaly_type, length, truth intervals); the lengths are distinct so the test server
 # can tell the rows apart from the prompt text alone.
@@ -53,20 +51,6 @@ def _series(length: int, intervals: list[list[int]], anomaly_type: str, seed: in
     return series
 
 
-def save_dataset(folder: Path, rows: list[dict], multivariate: bool = False, split="eval") -> Path:
-    """Rows saved as ``folder/data/<split>-00000-of-00001.parquet`` (the layout of gen)."""
-    import datasets
-
-    dataset = datasets.Dataset.from_list(rows, features=row_features(multivariate))
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    dataset.to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
-    return folder
-
-
-def _completion(text: str) -> list[dict]:
-    return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
-
-
 def univariate_rows() -> list[dict]:
     renderer = PlotRenderer()
     rows = []
@@ -74,21 +58,9 @@ def univariate_rows() -> list[dict]:
         series = _series(length, intervals, label, seed=index)
         if family.startswith("irregular-"):
             series[MISSING] = np.nan
-        rows.append(
-            {
-                "id": row_id(family, index),
-                "family": family,
-                "anomaly_type": label,
-                "length": length,
-                "series": series.tolist(),
-                "intervals": intervals,
-                "variates": [],
-                "image": renderer.render(series),
-                "prompt": build_messages(length),
-                "completion": _completion(format_answer(intervals, label, think="trace")),
-                "expcot": "trace",
-            }
-        )
+        image = renderer.render(series)
+        key = row_id(family, index)
+        rows.append(make_row(key, family, label, series, image, "trace", intervals))
     return rows
 
 
@@ -102,22 +74,9 @@ def multivariate_rows() -> list[dict]:
         series = np.sin(2 * np.pi * 0.04 * np.arange(length) + rng.uniform(0, 3, (4, 1)))
         for variate in variates:
             series[variate] = np.sign(np.sin(2 * np.pi * 0.05 * np.arange(length)))
-        panels = [np.asarray(renderer.render(values)) for values in series]
-        rows.append(
-            {
-                "id": row_id(family, index),
-                "family": family,
-                "anomaly_type": label,
-                "length": length,
-                "series": series.tolist(),
-                "intervals": [],
-                "variates": variates,
-                "image": Image.fromarray(np.vstack(panels)),
-                "prompt": build_messages(length, num_variates=4),
-                "completion": _completion(format_answer([], label, "t", variates=variates)),
-                "expcot": "t",
-            }
-        )
+        image = Image.fromarray(np.vstack([np.asarray(renderer.render(v)) for v in series]))
+        key = row_id(family, index)
+        rows.append(make_row(key, family, label, series, image, "t", variates=variates))
     return rows
 
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from anomseer.protocol import format_answer
-from anomseer.trainers.arguments import release_process_group
+from anomseer.trainers.entry import release_process_group
 
 GROUP_SIZE = 4
 PROMPTS = 3

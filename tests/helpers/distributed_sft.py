@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from anomseer.trainers.arguments import release_process_group
+from anomseer.trainers.entry import release_process_group
 
 
 def weights_digest(model) -> str:
