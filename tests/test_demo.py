@@ -6,7 +6,7 @@ import json
 import pytest
 
 from anomseer.cli import main
-from anomseer.demo import DemoPaths, findings, plot_training_curves, reward_halves
+from anomseer.commands.demo import DemoPaths, findings, plot_training_curves, reward_halves
 
 
 @pytest.mark.slow
