@@ -74,6 +74,15 @@ class ModelArguments:
             "stays trainable."
         },
     )
+    vision_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate of the vision tower (encoder and merger); the language model "
+            "keeps `learning_rate`, and the schedule scales both alike. None: `learning_rate` "
+            "for every weight. A lower rate keeps a tower trained from random weights from "
+            "collapsing to one output for every plot (see BENCHMARKS.md, the demo)."
+        },
+    )
     use_peft: bool = field(
         default=False,
         metadata={"help": "Train LoRA adapters (peft) instead of all weights."},
@@ -150,6 +159,10 @@ def check_model_arguments(args: ModelArguments) -> None:
         raise UserInputError(
             f"min_pixels ({args.min_pixels}) is larger than max_pixels ({args.max_pixels}); "
             "swap them or raise max_pixels"
+        )
+    if args.vision_learning_rate is not None and args.vision_learning_rate < 0:
+        raise UserInputError(
+            f"vision_learning_rate must be zero or positive, got {args.vision_learning_rate}"
         )
     if args.use_peft and (args.lora_r <= 0 or not args.lora_target_modules):
         raise UserInputError("use_peft needs lora_r > 0 and at least one lora_target_modules name")

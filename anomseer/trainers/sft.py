@@ -36,6 +36,7 @@ from anomseer.trainers.arguments import (
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin, resolve_resume_checkpoint
 from anomseer.trainers.model_setup import load_for_training
 from anomseer.trainers.run_record import RunRecordCallback
+from anomseer.trainers.tower_learning_rates import VisionLearningRateMixin
 from anomseer.trainers.training_data import SFT_COLUMNS, check_max_length, load_training_splits
 
 
@@ -89,7 +90,7 @@ class CompletionCollator(DataCollatorForVisionLanguageModeling):
         return batch
 
 
-class AnomSeerSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
+class AnomSeerSFTTrainer(CheckpointWeightsMixin, VisionLearningRateMixin, SFTTrainer):
     """TRL's SFTTrainer whose resumes load Qwen2.5-VL checkpoint weights correctly."""
 
 

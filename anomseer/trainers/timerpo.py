@@ -72,6 +72,7 @@ from anomseer.trainers.policy_states import (
     text_hidden_states,
 )
 from anomseer.trainers.run_record import RunRecordCallback
+from anomseer.trainers.tower_learning_rates import VisionLearningRateMixin
 from anomseer.trainers.training_data import load_training_splits
 from anomseer.trainers.vllm_generation import VLLMGenerationMixin
 
@@ -293,7 +294,9 @@ def fsdp_version(config: GRPOConfig) -> int | None:
     return None
 
 
-class TimerPOTrainer(CheckpointWeightsMixin, VLLMGenerationMixin, GRPOTrainer):
+class TimerPOTrainer(
+    CheckpointWeightsMixin, VisionLearningRateMixin, VLLMGenerationMixin, GRPOTrainer
+):
     """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
 
     ``reward_funcs`` defaults to the registry functions named by ``args.reward_names``. The
