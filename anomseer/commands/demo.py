@@ -217,6 +217,7 @@ def write_demo_report(paths: DemoPaths, runs: list[tuple[str, dict]]) -> dict[st
     }
     constant = plot_training_curves(figures / "training_curves.png", histories)
     metrics = dict(zip((name for name, _ in EVALUATED), (m for _, m in runs), strict=True))
+    rewards = {name: held_out_reward(paths, name) for name in ("sft", "timerpo")}
     lines = [
         "# AnomSeer demo report",
         "",
@@ -228,7 +229,7 @@ def write_demo_report(paths: DemoPaths, runs: list[tuple[str, dict]]) -> dict[st
         "",
         "## What the numbers show",
         "",
-        *(f"- {finding}" for finding in findings(paths, metrics, histories)),
+        *(f"- {finding}" for finding in findings(paths, metrics, histories, rewards)),
         "",
         "## Training curves",
         "",
@@ -290,9 +291,13 @@ def majority_share(metrics: dict) -> tuple[str, float]:
 
 
 def findings(
-    paths: DemoPaths, metrics: dict[str, dict], histories: dict[str, list[dict]]
+    paths: DemoPaths,
+    metrics: dict[str, dict],
+    histories: dict[str, list[dict]],
+    rewards: dict[str, float],
 ) -> list[str]:
-    """Plain statements the numbers back, one per line of the report."""
+    """Plain statements the numbers back, one per line of the report; ``rewards`` holds the
+    ``held_out_reward`` of the ``sft`` and ``timerpo`` runs."""
     overall = {name: run["overall"] for name, run in metrics.items()}
     label, share = majority_share(metrics["timerpo"])
     lines = []
@@ -311,6 +316,12 @@ def findings(
             f"TimerPO training reward: {halves[0]:.3f} over the first half of the logged steps, "
             f"{halves[1]:.3f} over the second."
         )
+    sft_reward, timerpo_reward = rewards["sft"], rewards["timerpo"]
+    lines.append(
+        f"Held-out reward (TimerPO's reward functions and weights on the greedy answers): SFT "
+        f"checkpoint {sft_reward:.3f}, TimerPO checkpoint {timerpo_reward:.3f} "
+        f"({'above' if timerpo_reward > sft_reward else 'not above'} SFT's)."
+    )
     best = overall["timerpo"]["class_accuracy"] or 0.0
     verdict = "above" if best > share else "not above"
     lines.append(
@@ -325,6 +336,32 @@ def findings(
             "apart by class."
         )
     return lines
+
+
+HELD_OUT_REWARD_COLUMNS = ("intervals", "anomaly_type", "length", "variates", "series")
+
+
+def held_out_reward(paths: DemoPaths, name: str) -> float:
+    """Mean TimerPO reward of run ``name``'s greedy answers to the held-out rows: the reward
+    functions and weights of the demo's TimerPO recipe, the code TimerPO trains on, so the SFT
+    and TimerPO checkpoints are compared on the quantity TimerPO raises."""
+    from anomseer.dataset_loading import load_split
+    from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
+    from anomseer.recipes import read_yaml
+    from anomseer.rewards import get_reward_funcs
+
+    recipe = read_yaml(demo_recipe("timerpo"), "recipe")
+    rows = load_split(paths.data, "eval").select_columns(["id", *HELD_OUT_REWARD_COLUMNS])
+    by_id = {row["id"]: row for row in rows}
+    records = PredictionLog(paths.evaluation(name) / PREDICTIONS_FILE).latest().values()
+    answered = [(by_id[r["id"]], r["output"] or "") for r in records]
+    columns = {key: [row[key] for row, _ in answered] for key in HELD_OUT_REWARD_COLUMNS}
+    texts = [text for _, text in answered]
+    totals = [0.0] * len(texts)
+    funcs = get_reward_funcs(recipe["reward_names"])
+    for weight, func in zip(recipe["reward_weights"], funcs, strict=True):
+        totals = [t + weight * r for t, r in zip(totals, func(texts, **columns), strict=True)]
+    return sum(totals) / max(1, len(totals))
 
 
 def predicted_classes(run: Path) -> set[str | None]:
