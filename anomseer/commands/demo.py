@@ -54,7 +54,7 @@ class DemoSize:
 
 DEMO_SIZES = {
     "default": DemoSize(),
-    "small": DemoSize(train_per_family=200, eval_per_family=20, sft_steps=800, timerpo_steps=40),
+    "small": DemoSize(train_per_family=200, eval_per_family=20, sft_steps=1000, timerpo_steps=40),
     "ci": DemoSize(train_per_family=20, eval_per_family=2, sft_steps=150, timerpo_steps=2),
 }
 """``default``: ``make demo`` (target: under 5 minutes on 2 idle cores); ``small``: the longer
