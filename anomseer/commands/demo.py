@@ -21,7 +21,7 @@ from pathlib import Path
 
 from anomseer.atomic_files import write_atomic
 from anomseer.errors import UserInputError
-from anomseer.recipes import recipes_dir
+from anomseer.recipes import read_yaml, recipes_dir
 
 DEMO_PRESET = "demo"
 CURVES = {
@@ -46,7 +46,7 @@ class DemoSize:
 
     train_per_family: int | None = None
     eval_per_family: int | None = None
-    sft_steps: int = 300
+    sft_steps: int = 600
     timerpo_steps: int = 16
     max_new_tokens: int = 192
     """Evaluation token budget: the longest brief completion is about 150 tokens."""
@@ -258,10 +258,12 @@ def write_demo_report(paths: DemoPaths, runs: list[tuple[str, dict]]) -> dict[st
 def _setup_text(paths: DemoPaths, histories: dict[str, list[dict]], timerpo: dict) -> str:
     sft_steps = _last_step(histories["sft"])
     timerpo_steps = _last_step(histories["timerpo"])
+    frozen = read_yaml(demo_recipe("sft"), "recipe").get("vision_learning_rate") == 0
+    tower = " (the vision tower keeps its random weights: vision_learning_rate 0)" if frozen else ""
     return (
         f"A tiny Qwen2.5-VL (`{paths.model.name}`, about 1 M parameters, random initial "
-        f"weights) trained here on CPU: {sft_steps} SFT steps on the brief expert chain of "
-        f"thought of the '{DEMO_PRESET}' preset, then {timerpo_steps} TimerPO steps. All four "
+        f"weights) trained here on CPU{tower}: {sft_steps} SFT steps on the brief expert chain "
+        f"of thought of the '{DEMO_PRESET}' preset, then {timerpo_steps} TimerPO steps. All four "
         f"runs below answer the same {timerpo['samples']} held-out series (greedy decoding). "
         "Every stage is the real one; a real checkpoint with the 3B/7B recipes is what gives "
         "numbers that matter for the task."
@@ -347,7 +349,6 @@ def held_out_reward(paths: DemoPaths, name: str) -> float:
     and TimerPO checkpoints are compared on the quantity TimerPO raises."""
     from anomseer.dataset_loading import load_split
     from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
-    from anomseer.recipes import read_yaml
     from anomseer.rewards import get_reward_funcs
 
     recipe = read_yaml(demo_recipe("timerpo"), "recipe")
