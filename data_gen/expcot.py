@@ -27,8 +27,9 @@ from data_gen.expert import (
 
 EXPCOT_STYLES = ("full", "brief")
 """``full``: every analysis of the panel, then the evidence per labelled interval (real
-training). ``brief``: the interval count, the decisive numbers of the first labelled interval
-and the class, short enough for a tiny model to learn on a CPU (the demo)."""
+training). ``brief``: the class at first sight, the interval count, the decisive numbers of the
+first labelled interval and the class, short enough for a tiny model to learn on a CPU (the
+demo)."""
 MAX_LISTED = 3
 """Stretches listed per analysis (and truth intervals detailed); the rest are counted."""
 SLOPE_UNIT = 100
