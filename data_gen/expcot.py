@@ -20,8 +20,9 @@ from data_gen.expert.variates import SINE_EXCESS_THRESHOLD, VariateEvidence
 
 EXPCOT_STYLES = ("full", "brief")
 """``full``: every analysis of the panel, then the evidence per labelled interval (real
-training). ``brief``: the interval count, the decisive numbers of the first labelled interval
-and the class, short enough for a tiny model to learn on a CPU (the demo)."""
+training). ``brief``: the class at first sight, the interval count, the decisive numbers of the
+first labelled interval and the class, short enough for a tiny model to learn on a CPU (the
+demo)."""
 MAX_LISTED = 3
 """Stretches listed per analysis (and truth intervals detailed); the rest are counted."""
 SLOPE_UNIT = 100
@@ -103,18 +104,22 @@ def write_expcot(evidence: Evidence, intervals: Sequence[Sequence[int]], label: 
 
 
 def write_brief_expcot(evidence: Evidence, intervals: Sequence[Sequence[int]], label: str) -> str:
-    """The brief ExpCoT: the interval count, the evidence inside the first labelled interval of
-    the class's analysis, then the class."""
+    """The brief ExpCoT: the class the plot shows at first sight, the interval count, the
+    evidence inside the first labelled interval of the class's analysis, then the class.
+
+    The first sight comes first so the model's one decision that needs the plot is made
+    before any text that names the class; after it the trace follows from it."""
     canonical = normalize_label(label)
     if canonical is None:
         raise ValueError(f"unknown label {label!r}")
+    first_sight = f"At first sight: {canonical}."
     if canonical == NORMAL_LABEL or not intervals:
-        return "No stretch differs in kind from the rest, so the series is normal."
+        return f"{first_sight} No stretch differs in kind from the rest, so the series is normal."
     count = len(intervals)
     start, end = (int(v) for v in intervals[0])
     inside = _inside(evidence, start, end, canonical, _unlabelled_range(evidence, intervals))
     return (
-        f"{count} anomalous interval{'s' if count != 1 else ''}. {inside} "
+        f"{first_sight} {count} anomalous interval{'s' if count != 1 else ''}. {inside} "
         f"So the class is {canonical}."
     )
 

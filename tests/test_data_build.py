@@ -75,7 +75,9 @@ def test_build_row_columns_and_label_free_image():
         anomaly_type="global", renderer=renderer, expcot_style="brief",
     )  # fmt: skip
     assert parse_answer(brief["completion"][0]["content"][0]["text"], 1000).format_valid
-    assert brief["expcot"].startswith("1 anomalous interval. In [400, 401) the value reaches")
+    assert brief["expcot"].startswith(
+        "At first sight: global point. 1 anomalous interval. In [400, 401) the value reaches"
+    )
     assert anomalous["prompt"][0]["content"][0] == {"type": "image"}
     assert "length 1000" in anomalous["prompt"][0]["content"][1]["text"]
     for bad, message in [

@@ -210,7 +210,7 @@ def test_normal_and_variate_conclusions():
         write_expcot(analyze(clean), [], "weird")
 
 
-def test_brief_expcot_gives_the_decisive_numbers_then_the_class():
+def test_brief_expcot_gives_the_class_at_first_sight_the_decisive_numbers_then_the_class():
     x = np.zeros(200)
     x[50:53] = [0.5, 3.0, 0.5]
     x[120] = -0.2  # the unlabelled range is [-0.20, 0.00]
@@ -218,11 +218,14 @@ def test_brief_expcot_gives_the_decisive_numbers_then_the_class():
     z = abs(evidence.scores["global_z"][51])
     text = write_brief_expcot(evidence, [[50, 53], [150, 151]], "global point")
     assert text == (
-        f"2 anomalous intervals. In [50, 53) the value reaches 3.00 at t = 51 (robust |z| = "
+        "At first sight: global point. 2 anomalous intervals. In [50, 53) the value reaches "
+        f"3.00 at t = 51 (robust |z| = "
         f"{z:.1f}), outside the range [-0.20, 0.00] of the unlabelled points. "
         "So the class is global point."
     )
-    assert write_brief_expcot(evidence, [], "normal").endswith("so the series is normal.")
+    assert write_brief_expcot(evidence, [], "normal") == (
+        "At first sight: normal. No stretch differs in kind from the rest, so the series is normal."
+    )
     with pytest.raises(ValueError, match="unknown label"):
         write_brief_expcot(evidence, [], "weird")
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from anomseer.cli import main
-from anomseer.demo import DemoPaths, findings, plot_training_curves, reward_halves
+from anomseer.commands.demo import DemoPaths, findings, plot_training_curves, reward_halves
 
 
 @pytest.mark.slow
@@ -31,6 +31,7 @@ def test_reduced_demo_learns_the_protocol_and_resumes(tmp_path, capsys, expert_r
     for title in ("untrained model", "SFT checkpoint", "TimerPO checkpoint", "expert baseline"):
         assert title in report
     assert "SFT token accuracy at the last logged step" in report
+    assert "Held-out reward (TimerPO's reward functions and weights" in report
     assert (out / "figures" / "training_curves.png").stat().st_size > 0
 
     trained = (out / "timerpo" / "model.safetensors").stat().st_mtime_ns
@@ -55,6 +56,9 @@ def test_findings_state_the_majority_baseline(tmp_path):
         }
 
     metrics = {"untrained": run(0.0), "sft": run(0.5), "timerpo": run(0.5)}
-    lines = findings(DemoPaths(tmp_path), metrics, {"sft": [], "timerpo": []})
+    rewards = {"sft": 0.25, "timerpo": 0.5}
+    lines = findings(DemoPaths(tmp_path), metrics, {"sft": [], "timerpo": []}, rewards)
     assert any("(trend) would score class accuracy 0.750" in line and "not above" in line
+               for line in lines)  # fmt: skip
+    assert any("SFT checkpoint 0.250, TimerPO checkpoint 0.500 (above SFT's)" in line
                for line in lines)  # fmt: skip

@@ -34,11 +34,12 @@ from anomseer.trainers.configs import (
     parse_config,
 )
 from anomseer.trainers.entry import run_main, train_stage
+from anomseer.trainers.tower_learning_rates import VisionLearningRate, VisionLearningRateMixin
 from anomseer.trainers.training_data import check_max_length
 
 
 @dataclass
-class AnomSeerSFTConfig(SFTConfig):
+class AnomSeerSFTConfig(VisionLearningRate, SFTConfig):
     r"""``trl.SFTConfig`` for AnomSeer: the loss is on the completion only, gradient checkpointing
     is non-reentrant unless ``gradient_checkpointing_kwargs`` says otherwise, and
     ``resume_from_checkpoint: last`` resumes from the newest ``checkpoint-N`` in ``output_dir``
@@ -80,7 +81,7 @@ class CompletionCollator(DataCollatorForVisionLanguageModeling):
         return batch
 
 
-class AnomSeerSFTTrainer(CheckpointWeightsMixin, SFTTrainer):
+class AnomSeerSFTTrainer(CheckpointWeightsMixin, VisionLearningRateMixin, SFTTrainer):
     """TRL's SFTTrainer whose resumes load Qwen2.5-VL checkpoint weights correctly."""
 
 

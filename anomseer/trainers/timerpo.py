@@ -63,6 +63,7 @@ from anomseer.trainers.hidden_states import (
     text_forward_count,
     text_hidden_states,
 )
+from anomseer.trainers.tower_learning_rates import VisionLearningRate, VisionLearningRateMixin
 from anomseer.trainers.vllm_generation import VLLMGenerationMixin
 
 GROUNDINGS = ("ot", "cosine", "none")
@@ -75,7 +76,7 @@ DEFAULT_REWARD_WEIGHTS = (0.7, 0.2, 0.1)
 
 
 @dataclass
-class TimerPOConfig(GRPOConfig):
+class TimerPOConfig(VisionLearningRate, GRPOConfig):
     r"""``trl.GRPOConfig`` plus the TimerPO fields, with defaults that reproduce the reference run.
 
     TimerPO fields: ``grounding``, ``projection``, ``alpha``, ``ot_epsilon``, ``ot_iterations``,
@@ -280,7 +281,9 @@ def fsdp_version(config: GRPOConfig) -> int | None:
     return None
 
 
-class TimerPOTrainer(CheckpointWeightsMixin, VLLMGenerationMixin, GRPOTrainer):
+class TimerPOTrainer(
+    CheckpointWeightsMixin, VisionLearningRateMixin, VLLMGenerationMixin, GRPOTrainer
+):
     """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
 
     ``reward_funcs`` defaults to the registry functions named by ``args.reward_names``. The
