@@ -151,14 +151,17 @@ class _ValidTokens:
         device = self.states.device
         lengths = torch.tensor([self.lengths[i] for i in items], device=device)
         valid = torch.arange(width, device=device) < lengths[:, None]
-        index = torch.tensor(items, device=device)
+        consecutive = items == list(range(items[0], items[-1] + 1))
+        index = None if consecutive else torch.tensor(items, device=device)
         if all(self.contiguous[i] for i in items) and len({self.first[i] for i in items}) == 1:
             start = self.first[items[0]]
-            if items == list(range(items[0], items[-1] + 1)):  # consecutive rows: a view
+            if index is None:  # consecutive rows: a view
                 rows = self.states[items[0] : items[-1] + 1]
             else:
                 rows = self.states.index_select(0, index)
             return rows[:, start : start + width].float(), valid
+        if index is None:
+            index = torch.tensor(items, device=device)
         # a stable sort of "is padding" lists each row's valid positions first, in order
         positions = torch.sort(~self.mask[index], dim=1, stable=True).indices[:, :width]
         return self.states[index[:, None], positions].float(), valid

@@ -45,7 +45,7 @@ class VisionLearningRateMixin:
 
     def create_optimizer(self, model=None) -> torch.optim.Optimizer:
         optimizer = super().create_optimizer(model)
-        rate = getattr(self.args, "vision_learning_rate", None)
+        rate = self.args.vision_learning_rate
         if rate is not None:
             move_vision_parameters(optimizer, self.model if model is None else model, rate)
         return optimizer
