@@ -117,14 +117,17 @@ def transport_cost(
     pairs = zip(resp_tokens.lengths, ref_tokens.lengths, strict=True)
     solvable = [i for i, (n, m) in enumerate(pairs) if n and m]
     chunks = _chunks(solvable, resp_tokens.lengths, ref_tokens.lengths, device.type == "cpu")
+    solved, solutions = [], []
     with _ieee_float32_matmul(device):
         for items in chunks:
             resp, resp_valid = resp_tokens.packed(items)
             ref, ref_valid = ref_tokens.packed(items)
-            index = torch.tensor(items, device=device)
-            cost[index] = _solve(
-                resp, resp_valid, ref, ref_valid, epsilon, iterations, marginals, dtype
+            solutions.append(
+                _solve(resp, resp_valid, ref, ref_valid, epsilon, iterations, marginals, dtype)
             )
+            solved += items
+    if solved:
+        cost[torch.tensor(solved, device=device)] = torch.cat(solutions)
     return cost
 
 
@@ -148,10 +151,10 @@ class _ValidTokens:
         """Float32 states of `items`' valid tokens moved to the front, [c, longest, d], and the
         mask of those positions. Tokens that already start each row are sliced, not gathered
         (one completion's: a view)."""
-        width = max(self.lengths[i] for i in items)
+        lengths = np.array([self.lengths[i] for i in items])
+        width = lengths.max()
         device = self.states.device
-        lengths = torch.tensor([self.lengths[i] for i in items], device=device)
-        valid = torch.arange(width, device=device) < lengths[:, None]
+        valid = torch.from_numpy(np.arange(width) < lengths[:, None]).to(device)
         consecutive = items == list(range(items[0], items[-1] + 1))
         index = None if consecutive else torch.tensor(items, device=device)
         if all(self.contiguous[i] for i in items) and len({self.first[i] for i in items}) == 1:
@@ -219,17 +222,13 @@ def _solve(
 ) -> torch.Tensor:
     """W of each completion of one packed chunk ([c, n, d] against [c, m, d]); shape [c]."""
     resp_norm = torch.linalg.vector_norm(resp, dim=-1).to(dtype)
+    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)
+    # the small steps before the matmul, which leaves the states in cache but evicts the rest
+    resp_scale, ref_scale = _reciprocal(resp_norm), _reciprocal(ref_norm)
+    a = _marginal(resp_norm, resp_valid, marginals)
+    b = _marginal(ref_norm, ref_valid, marginals)
     dots = torch.bmm(resp, ref.mT)
-    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)  # (ref partly still in cache)
-    problem = _Problem(
-        dots,
-        _reciprocal(resp_norm),
-        _reciprocal(ref_norm),
-        _marginal(resp_norm, resp_valid, marginals),
-        _marginal(ref_norm, ref_valid, marginals),
-        resp_valid,
-        ref_valid,
-    )
+    problem = _Problem(dots, resp_scale, ref_scale, a, b, resp_valid, ref_valid)
     if _standard_domain_is_safe(problem, epsilon):
         result = _sinkhorn(problem, epsilon, iterations)
         if torch.isfinite(result).all():
@@ -294,8 +293,8 @@ def _sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tenso
     arrays = (problem.dots, problem.resp_scale, problem.ref_scale, problem.a, problem.b)
     costs = transport_costs(
         *(array.numpy() for array in arrays),
-        problem.resp_valid.sum(dim=1).numpy(),
-        problem.ref_valid.sum(dim=1).numpy(),
+        problem.resp_valid.numpy().sum(axis=1),
+        problem.ref_valid.numpy().sum(axis=1),
         epsilon,
         iterations,
     )
