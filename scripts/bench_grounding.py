@@ -6,10 +6,11 @@ Sinkhorn per completion in a Python loop on CPU, over its valid tokens.
 runs the same recursion batched in the requested dtype. Both compute W from the same random
 states (valid lengths drawn between half and all of the padded width) and must agree.
 
-The second table times the Sinkhorn solve alone on the same padded cost matrices: POT's
-batched solvers (`ot.batch.solve_batch`, standard and log domain) against this project's
-(standard domain: the compiled loop of `anomseer.cpu_sinkhorn` on a CPU, batched `bmm`
-rounds on CUDA).
+The second table times the Sinkhorn solve alone on one padded problem of the whole batch:
+POT's batched solvers (`ot.batch.solve_batch`, standard and log domain, given the cost
+matrices) against this project's, given the float32 dot products, so its time includes
+building costs and kernel (standard domain: the compiled kernel pass and rounds of
+`anomseer.cpu_sinkhorn` on a CPU, batched `bmm` rounds on CUDA).
 
 Timings: every repeat runs each contender once, in turn, so machine load hits them alike;
 the table gives the medians (and, for the whole solve, the ratio of the fastest runs). On a
