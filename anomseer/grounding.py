@@ -6,8 +6,9 @@ s = clip(exp(-W / tau), 0, 1) -> grounded advantage A_ts = s - group mean. Every
 on the device holding the states, without gradient: cosine costs from float32 matmuls over
 each completion's valid tokens, then the reference's Sinkhorn recursion in the requested
 dtype over chunks of completions (the whole batch on a GPU, as batched matrix products; on a
-CPU chunks small enough to stay in cache, with the rounds as one compiled loop,
-`anomseer.cpu_sinkhorn`), in the log domain where the standard one would underflow.
+CPU chunks small enough to stay in cache, with the kernel built from the dot products and all
+rounds run by compiled loops, `anomseer.cpu_sinkhorn`), in the log domain where the standard
+one would underflow.
 """
 
 from __future__ import annotations
@@ -116,14 +117,17 @@ def transport_cost(
     pairs = zip(resp_tokens.lengths, ref_tokens.lengths, strict=True)
     solvable = [i for i, (n, m) in enumerate(pairs) if n and m]
     chunks = _chunks(solvable, resp_tokens.lengths, ref_tokens.lengths, device.type == "cpu")
+    solved, solutions = [], []
     with _ieee_float32_matmul(device):
         for items in chunks:
             resp, resp_valid = resp_tokens.packed(items)
             ref, ref_valid = ref_tokens.packed(items)
-            index = torch.tensor(items, device=device)
-            cost[index] = _solve(
-                resp, resp_valid, ref, ref_valid, epsilon, iterations, marginals, dtype
+            solutions.append(
+                _solve(resp, resp_valid, ref, ref_valid, epsilon, iterations, marginals, dtype)
             )
+            solved += items
+    if solved:
+        cost[torch.tensor(solved, device=device)] = torch.cat(solutions)
     return cost
 
 
@@ -147,10 +151,10 @@ class _ValidTokens:
         """Float32 states of `items`' valid tokens moved to the front, [c, longest, d], and the
         mask of those positions. Tokens that already start each row are sliced, not gathered
         (one completion's: a view)."""
-        width = max(self.lengths[i] for i in items)
+        lengths = np.array([self.lengths[i] for i in items])
+        width = lengths.max()
         device = self.states.device
-        lengths = torch.tensor([self.lengths[i] for i in items], device=device)
-        valid = torch.arange(width, device=device) < lengths[:, None]
+        valid = torch.from_numpy(np.arange(width) < lengths[:, None]).to(device)
         consecutive = items == list(range(items[0], items[-1] + 1))
         index = None if consecutive else torch.tensor(items, device=device)
         if all(self.contiguous[i] for i in items) and len({self.first[i] for i in items}) == 1:
@@ -218,36 +222,48 @@ def _solve(
 ) -> torch.Tensor:
     """W of each completion of one packed chunk ([c, n, d] against [c, m, d]); shape [c]."""
     resp_norm = torch.linalg.vector_norm(resp, dim=-1).to(dtype)
-    dots = torch.bmm(resp, ref.mT)
-    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)  # (ref partly still in cache)
+    ref_norm = torch.linalg.vector_norm(ref, dim=-1).to(dtype)
+    # the small steps before the matmul, which leaves the states in cache but evicts the rest
+    resp_scale, ref_scale = _reciprocal(resp_norm), _reciprocal(ref_norm)
     a = _marginal(resp_norm, resp_valid, marginals)
     b = _marginal(ref_norm, ref_valid, marginals)
-    # A zero state counts as a zero unit vector: its cosine with anything is 0, its cost 1.
-    cosine = dots.to(dtype).mul_(1.0 / resp_norm.clamp(min=1e-12)[:, :, None])
-    cosine.mul_(1.0 / ref_norm.clamp(min=1e-12)[:, None, :])
-    cost = torch.rsub(cosine.clamp_(max=1.0), 1.0)
-    # Pairs with a padded token cost 0, so kernel 1: zero-mass rows and columns then get
-    # scaling 0 / (positive) = 0 and add nothing to any valid token's sums.
-    if not (resp_valid.all() and ref_valid.all()):
-        cost.masked_fill_(~(resp_valid[:, :, None] & ref_valid[:, None, :]), 0.0)
-    problem = _Problem(cost, a, b, resp_valid, ref_valid)
-    if _standard_domain_is_safe(cost, epsilon):
+    dots = torch.bmm(resp, ref.mT)
+    problem = _Problem(dots, resp_scale, ref_scale, a, b, resp_valid, ref_valid)
+    if _standard_domain_is_safe(problem, epsilon):
         result = _sinkhorn(problem, epsilon, iterations)
         if torch.isfinite(result).all():
             return result
     return _log_sinkhorn(problem, epsilon, iterations)
 
 
-class _Problem(NamedTuple):
-    """One chunk's transport problem: costs [c, n, m] (0 on pairs with a padded token),
-    token masses a [c, n] and b [c, m] (0 on padding), and which tokens are real (each
-    completion's valid tokens first)."""
+def _reciprocal(norms: torch.Tensor) -> torch.Tensor:
+    """1 / norm, with a zero state counted as a zero unit vector (its cosines are 0)."""
+    return 1.0 / norms.clamp(min=1e-12)
 
-    cost: torch.Tensor
+
+class _Problem(NamedTuple):
+    """One chunk's transport problem: float32 dot products of its states [c, n, m] and the
+    reciprocal norms of their rows (resp_scale [c, n], ref_scale [c, m]), token masses a [c, n]
+    and b [c, m] (0 on padding), all but the dots in the solve's dtype, and which tokens are
+    real (each completion's valid tokens first)."""
+
+    dots: torch.Tensor
+    resp_scale: torch.Tensor
+    ref_scale: torch.Tensor
     a: torch.Tensor
     b: torch.Tensor
     resp_valid: torch.Tensor
     ref_valid: torch.Tensor
+
+    def cost(self) -> torch.Tensor:
+        """C = max(0, 1 - cos) [c, n, m] in the solve's dtype. Pairs with a padded token cost
+        0, so kernel 1: zero-mass rows and columns then get scaling 0 / (positive) = 0 and add
+        nothing to any valid token's sums."""
+        cosine = torch.mul(self.dots, self.resp_scale[:, :, None]).mul_(self.ref_scale[:, None, :])
+        cost = torch.rsub(cosine.clamp_(max=1.0), 1.0)
+        if not (self.resp_valid.all() and self.ref_valid.all()):
+            cost.masked_fill_(~(self.resp_valid[:, :, None] & self.ref_valid[:, None, :]), 0.0)
+        return cost
 
 
 def _marginal(norms: torch.Tensor, valid: torch.Tensor, marginals: str) -> torch.Tensor:
@@ -258,49 +274,52 @@ def _marginal(norms: torch.Tensor, valid: torch.Tensor, marginals: str) -> torch
     return torch.softmax(norms.masked_fill(~valid, -math.inf), dim=1)
 
 
-def _standard_domain_is_safe(cost: torch.Tensor, epsilon: float) -> bool:
+def _standard_domain_is_safe(problem: _Problem, epsilon: float) -> bool:
     """Whether every kernel value exp(-C / epsilon) stays well above the dtype's smallest
     normal number (then the scalings u, v stay finite too)."""
-    floor = math.log(torch.finfo(cost.dtype).tiny) + _UNDERFLOW_HEADROOM
+    floor = math.log(torch.finfo(problem.a.dtype).tiny) + _UNDERFLOW_HEADROOM
     if -2.0 / epsilon > floor:  # costs are at most 2 (cosines are at least -1)
         return True
-    return -cost.max().item() / epsilon > floor
+    return -problem.cost().max().item() / epsilon > floor
 
 
 def _sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
     """The reference recursion u = a / K v, v = b / K^T u, batched; W = u^T (K * C) v. On a
-    CPU the rounds run as one compiled loop (`anomseer.cpu_sinkhorn`), elsewhere as `bmm`s."""
-    cost, a, b, resp_valid, ref_valid = problem
-    kernel = torch.mul(cost, -1.0 / epsilon).exp_()
-    if cost.device.type != "cpu":
-        return _batched_rounds(kernel, problem, iterations)
+    CPU the kernel and rounds are compiled loops (`anomseer.cpu_sinkhorn`), elsewhere `bmm`s."""
+    if problem.dots.device.type != "cpu":
+        return _batched_rounds(problem, epsilon, iterations)
     from anomseer.cpu_sinkhorn import transport_costs
 
-    rows, cols = resp_valid.sum(dim=1).numpy(), ref_valid.sum(dim=1).numpy()
+    arrays = (problem.dots, problem.resp_scale, problem.ref_scale, problem.a, problem.b)
     costs = transport_costs(
-        kernel.numpy(), cost.numpy(), a.numpy(), b.numpy(), rows, cols, iterations
+        *(array.numpy() for array in arrays),
+        problem.resp_valid.numpy().sum(axis=1),
+        problem.ref_valid.numpy().sum(axis=1),
+        epsilon,
+        iterations,
     )
     return torch.from_numpy(costs)
 
 
-def _batched_rounds(kernel: torch.Tensor, problem: _Problem, iterations: int) -> torch.Tensor:
-    """`_sinkhorn`'s rounds as batched matrix-vector products (`bmm`), on any device."""
-    cost, a, b, _, ref_valid = problem
-    a, b = a[:, :, None], b[:, :, None]
+def _batched_rounds(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
+    """`_sinkhorn`'s recursion as batched matrix-vector products (`bmm`), on any device."""
+    cost = problem.cost()
+    kernel = torch.mul(cost, -1.0 / epsilon).exp_()
+    a, b = problem.a[:, :, None], problem.b[:, :, None]
     kernel_t = kernel.mT
-    v = ref_valid.to(cost.dtype)[:, :, None]
+    v = problem.ref_valid.to(cost.dtype)[:, :, None]
     for _ in range(iterations):
         u = a / torch.bmm(kernel, v)
         v = b / torch.bmm(kernel_t, u)
-    return (u * torch.bmm(kernel * cost, v)).sum(dim=(1, 2))
+    return (u * torch.bmm(kernel.mul_(cost), v)).sum(dim=(1, 2))
 
 
 def _log_sinkhorn(problem: _Problem, epsilon: float, iterations: int) -> torch.Tensor:
     """The same recursion on log u and log v, for kernels that underflow in the dtype."""
-    cost, a, b, _, ref_valid = problem
+    cost = problem.cost()
     log_kernel = cost / -epsilon
-    log_a, log_b = a.log(), b.log()
-    log_v = torch.zeros_like(b).masked_fill_(~ref_valid, -math.inf)
+    log_a, log_b = problem.a.log(), problem.b.log()
+    log_v = torch.zeros_like(problem.b).masked_fill_(~problem.ref_valid, -math.inf)
     for _ in range(iterations):
         log_u = log_a - torch.logsumexp(log_kernel + log_v[:, None, :], dim=2)
         log_v = log_b - torch.logsumexp(log_kernel + log_u[:, :, None], dim=1)

@@ -94,20 +94,18 @@ def test_underflowing_kernel_falls_back_to_the_log_domain():
     resp, resp_mask = padded_batch([6, 3], 8, generator)
     ref = torch.cat([-resp[:, :5], resp[:, :1]], dim=1)
     ref_mask = torch.tensor([[True] * 6, [True, True, True, False, False, False]])
-    cost = torch.full((1, 2, 2), 2.0, dtype=torch.float32)
-    assert not grounding._standard_domain_is_safe(cost, 0.02)
-    assert grounding._standard_domain_is_safe(cost, 0.08)
-    assert grounding._standard_domain_is_safe(cost.double(), 0.02)
-    with torch.no_grad():
-        half = torch.full((1, 2), 0.5)
-        valid = torch.ones(1, 2).bool()
-        problem = grounding._Problem(cost, half, half, valid, valid)
-        standard = grounding._sinkhorn(
-            problem,
-            0.02,
-            50,
+
+    def opposite_tokens(dtype):  # two tokens against their opposites: every cost is 2
+        ones, valid = torch.ones(1, 2, dtype=dtype), torch.ones(1, 2, dtype=torch.bool)
+        return grounding._Problem(
+            -torch.ones(1, 2, 2), ones, ones, ones / 2, ones / 2, valid, valid
         )
-    assert not torch.isfinite(standard).all()
+
+    assert not grounding._standard_domain_is_safe(opposite_tokens(torch.float32), 0.02)
+    assert grounding._standard_domain_is_safe(opposite_tokens(torch.float32), 0.08)
+    assert grounding._standard_domain_is_safe(opposite_tokens(torch.float64), 0.02)
+    for solve in (grounding._sinkhorn, grounding._batched_rounds):  # CPU and GPU rounds
+        assert not torch.isfinite(solve(opposite_tokens(torch.float32), 0.02, 50)).all()
     got = transport_cost(resp, resp_mask, ref, ref_mask, epsilon=0.02, dtype=torch.float32)
     for i, (n, m) in enumerate([(6, 6), (3, 3)]):
         want = reference_cost(resp[i, :n], ref[i, :m], epsilon=0.02)
@@ -116,25 +114,24 @@ def test_underflowing_kernel_falls_back_to_the_log_domain():
 
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_compiled_cpu_rounds_equal_the_batched_rounds_used_on_gpus(dtype, tolerance):
-    from anomseer.cpu_sinkhorn import transport_costs
-
     generator = torch.Generator().manual_seed(5)
     rows, cols = torch.tensor([9, 2, 14, 5]), torch.tensor([20, 5, 1, 7])
     resp_valid = torch.arange(14)[None, :] < rows[:, None]
     ref_valid = torch.arange(20)[None, :] < cols[:, None]
-    pairs = resp_valid[:, :, None] & ref_valid[:, None, :]
-    cost = (2 * torch.rand(4, 14, 20, generator=generator, dtype=torch.float64)).to(dtype)
-    cost = cost.masked_fill(~pairs, 0.0)
+    # cosines within about +-1.5 (those above 1 count as 1); padded dot products are noise
+    dots = 2.4 * torch.rand(4, 14, 20, generator=generator) - 1.2
+    resp_scale = (0.9 + 0.2 * torch.rand(4, 14, generator=generator)).to(dtype)
+    ref_scale = (1.0 / (0.9 + 0.2 * torch.rand(4, 20, generator=generator))).to(dtype)
     logits_a = torch.randn(4, 14, generator=generator).masked_fill(~resp_valid, -math.inf)
     logits_b = torch.randn(4, 20, generator=generator).masked_fill(~ref_valid, -math.inf)
     a, b = torch.softmax(logits_a, 1).to(dtype), torch.softmax(logits_b, 1).to(dtype)
-    problem = grounding._Problem(cost, a, b, resp_valid, ref_valid)
-    kernel = torch.exp(cost / -0.08)
-    batched = grounding._batched_rounds(kernel, problem, 50)
-    arrays = (kernel, cost, a, b, rows, cols)
-    compiled = transport_costs(*(array.numpy() for array in arrays), 50)
-    assert compiled.dtype == kernel.numpy().dtype
-    np.testing.assert_allclose(compiled, batched.numpy(), rtol=tolerance, atol=0)
+    problem = grounding._Problem(dots, resp_scale, ref_scale, a, b, resp_valid, ref_valid)
+    untouched = dots.clone()
+    batched = grounding._batched_rounds(problem, 0.08, 50)
+    compiled = grounding._sinkhorn(problem, 0.08, 50)
+    assert compiled.dtype == batched.dtype == dtype
+    assert torch.equal(dots, untouched)  # both read the dot products without writing them
+    np.testing.assert_allclose(compiled.numpy(), batched.numpy(), rtol=tolerance, atol=0)
 
 
 @pytest.mark.parametrize("chunk_pairs", [1, 200, 10**9])
