@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from anomseer.commands import flag
 from anomseer.errors import OptionError, UserInputError, did_you_mean
+from anomseer.import_notices import quiet_cpu_import_notices
 from anomseer.interrupts import is_interrupt
 
 COMMAND_MODULES = (
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not args.accepts_extra_args:
         args.parser.refuse_unknown(extra)
     args.extra_args = extra
+    quiet_cpu_import_notices()
     try:
         return int(args.handler(args) or 0)
     except UserInputError as error:
