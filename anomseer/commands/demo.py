@@ -46,9 +46,9 @@ class DemoSize:
 
     train_per_family: int | None = None
     eval_per_family: int | None = None
-    sft_steps: int = 600
-    timerpo_steps: int = 16
-    max_new_tokens: int = 192
+    sft_steps: int = 500
+    timerpo_steps: int = 8
+    max_new_tokens: int = 224
     """Evaluation token budget: the longest brief completion is about 150 tokens."""
 
 
