@@ -126,7 +126,11 @@ def main() -> None:
 
     from anomseer.grounding import similarity_from_cost
     from anomseer.modeling import build_tiny_model
-    from anomseer.trainers.hidden_states import completion_hidden_states, text_hidden_states
+    from anomseer.trainers.hidden_states import (
+        TextTokens,
+        completion_hidden_states,
+        text_hidden_states,
+    )
     from anomseer.trainers.timerpo import TimerPOConfig, TimerPOTrainer
 
     work = Path(tempfile.mkdtemp(prefix="bench-timerpo-"))
@@ -199,9 +203,8 @@ def main() -> None:
     rows = config.per_device_train_batch_size
 
     def states():
-        ref, ref_mask = text_hidden_states(
-            timerpo.model, timerpo._tokenizer, unique, config.expcot_max_tokens, rows, "cpu"
-        )
+        tokens = TextTokens(timerpo._tokenizer, config.expcot_max_tokens)
+        ref, ref_mask = text_hidden_states(timerpo.model, tokens(unique), rows, "cpu")
         resp, resp_mask = zip(*completion_hidden_states(timerpo.model, batch, rows), strict=True)
         return torch.cat(resp), torch.cat(resp_mask), ref[index], ref_mask[index]
 

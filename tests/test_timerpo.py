@@ -214,6 +214,7 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
     the same number of times, where the local counts alone often differ."""
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.hidden_states import (
+        TextTokens,
         completion_forward_count,
         completion_hidden_states,
         text_forward_count,
@@ -227,7 +228,8 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
     def grounding_forwards(texts, batch, rows, agreed_texts, agreed_completions):
         forwards.clear()
         unique = list(dict.fromkeys(texts))
-        text_hidden_states(model, processor.tokenizer, unique, 16, rows, "cpu", agreed_texts)
+        tokens = TextTokens(processor.tokenizer, 16)(unique)
+        text_hidden_states(model, tokens, rows, "cpu", agreed_texts)
         for _ in completion_hidden_states(model, batch, rows, agreed_completions):
             pass
         return len(forwards)

@@ -21,6 +21,7 @@ whatever mode the model is in.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -160,55 +161,79 @@ def completion_hidden_states(
                 captured.clear()
 
 
+class TextTokens:
+    """Token ids of texts read alone (no special tokens, no chat template, at most
+    ``max_tokens``), kept by text for the ``size`` texts used last, so the rows of an epoch
+    are tokenised once."""
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, max_tokens: int, size: int = 4096
+    ) -> None:
+        self._tokenizer = tokenizer
+        self._max_tokens = max_tokens
+        self._size = size
+        self._ids: OrderedDict[str, list[int]] = OrderedDict()
+
+    def __call__(self, texts: list[str]) -> list[list[int]]:
+        missing = list(dict.fromkeys(text for text in texts if text not in self._ids))
+        if missing:
+            encoded = self._tokenizer(
+                missing, add_special_tokens=False, truncation=True, max_length=self._max_tokens
+            )["input_ids"]
+            self._ids.update(zip(missing, encoded, strict=True))
+        ids = []
+        for text in texts:
+            self._ids.move_to_end(text)
+            ids.append(self._ids[text])
+        while len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return ids
+
+
 @torch.no_grad()
 def text_hidden_states(
     model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    texts: list[str],
-    max_tokens: int,
+    token_ids: list[list[int]],
     rows: int,
     device: torch.device,
     forwards: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The decoder's last hidden states of each text read alone (no special tokens, no chat
-    template, at most ``max_tokens`` tokens), ``[len(texts), tokens, hidden]``, and the token
-    mask on ``device``; texts are right-padded to the longest and read ``rows`` at a time.
+    """The decoder's last hidden states of each text read alone, from its ``token_ids``
+    (``TextTokens``), ``[len(token_ids), tokens, hidden]``, and the token mask on ``device``;
+    texts are right-padded to the longest and read ``rows`` at a time.
 
     ``forwards`` (at least ``text_forward_count``) is how many forwards to make in all; the
     rest are one-token reads whose output is unused (so are the reads of texts that are all
     empty, which have no tokens: the cost of each is then 1).
     """
     rows = max(rows, 1)
-    remaining = _check_forwards(forwards, text_forward_count(len(texts), rows))
-    encoded = tokenizer(
-        texts,
-        add_special_tokens=False,
-        truncation=True,
-        max_length=max_tokens,
-        padding=True,
-        padding_side="right",
-        return_tensors="pt",
+    remaining = _check_forwards(forwards, text_forward_count(len(token_ids), rows))
+    width = max((len(ids) for ids in token_ids), default=0)
+    # padding positions are masked out, so the id they hold does not matter
+    input_ids = torch.tensor(
+        [ids + [0] * (width - len(ids)) for ids in token_ids], dtype=torch.long
     )
-    input_ids = encoded["input_ids"].to(device)
-    mask = encoded["attention_mask"].to(device)
+    mask = torch.tensor(
+        [[1] * len(ids) + [0] * (width - len(ids)) for ids in token_ids], dtype=torch.long
+    )
+    input_ids = input_ids.view(len(token_ids), width).to(device)
+    mask = mask.view(len(token_ids), width).to(device)
     states = []
     with last_hidden_state_hook(model) as captured:
-        if input_ids.size(1) > 0:
-            for start in range(0, len(texts), rows):
+        if width > 0:
+            for start in range(0, len(token_ids), rows):
                 piece = slice(start, start + rows)
                 _read(model, input_ids=input_ids[piece], attention_mask=mask[piece])
                 states.append(captured.pop())
                 remaining -= 1
-        token = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        one_token = torch.full((1, 1), token, dtype=torch.long, device=device)
+        one_token = torch.zeros((1, 1), dtype=torch.long, device=device)
         for _ in range(remaining):
             _read(model, input_ids=one_token, attention_mask=torch.ones_like(one_token))
         captured.clear()
     if not states:  # every text is empty: no tokens, the cost of each is 1
         hidden = model.config.get_text_config().hidden_size
-        return torch.zeros(len(texts), 0, hidden, device=device), mask.bool()
+        return torch.zeros(len(token_ids), 0, hidden, device=device), mask.bool()
     return torch.cat(states), mask.bool()
-
 
 def dropout_free(model: torch.nn.Module) -> bool:
     """Whether ``model`` reads the same in training as in eval mode: no dropout layer with a

@@ -58,6 +58,7 @@ from anomseer.trainers.configs import (
 )
 from anomseer.trainers.entry import run_main, train_stage
 from anomseer.trainers.hidden_states import (
+    TextTokens,
     completion_forward_count,
     completion_hidden_states,
     dropout_free,
@@ -328,6 +329,7 @@ class TimerPOTrainer(
         self._reading_generation = False  # armed: keep the states generate computes
         self._captured_states: torch.Tensor | None = None
         self._dropout_free = dropout_free(self.model)
+        self._expcot_tokens = TextTokens(self._tokenizer, args.expcot_max_tokens)
         self._shared_forward: list[Any] | None = None  # see _backward_grounded_objective
         self._check_fsdp_state()
 
@@ -397,9 +399,7 @@ class TimerPOTrainer(
         ):
             ref_states, ref_mask = text_hidden_states(
                 self.model,
-                self._tokenizer,
-                unique,
-                args.expcot_max_tokens,
+                self._expcot_tokens(unique),
                 rows,
                 self.accelerator.device,
                 forwards=text_forwards,
