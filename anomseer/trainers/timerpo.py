@@ -513,15 +513,18 @@ class TimerPOTrainer(
         similarity = gather(local.similarity.double())
         a_ts = grounded_advantage(similarity, group_size)
         ties = grouped(a_main, group_size).square().sum(dim=1) <= PROJECTION_EPS
-        metrics = self._metrics[mode]
+        summary = {
+            "grounding/similarity": similarity.mean(),
+            "grounding/advantage_abs": a_ts.abs().mean(),
+            "grounding/cosine_main_ts": torch.nn.functional.cosine_similarity(a_main, a_ts, dim=0),
+            "grounding/tie_fraction": ties.double().mean(),
+        }
         if local.transport_cost is not None:
-            metrics["grounding/transport_cost"].append(gather(local.transport_cost).mean().item())
-        metrics["grounding/similarity"].append(similarity.mean().item())
-        metrics["grounding/advantage_abs"].append(a_ts.abs().mean().item())
-        metrics["grounding/cosine_main_ts"].append(
-            torch.nn.functional.cosine_similarity(a_main, a_ts, dim=0).item()
-        )
-        metrics["grounding/tie_fraction"].append(ties.double().mean().item())
+            summary["grounding/transport_cost"] = gather(local.transport_cost).double().mean()
+        # one device-to-host copy for all of them
+        values = torch.stack(list(summary.values())).tolist()
+        for name, value in zip(summary, values, strict=True):
+            self._metrics[mode][name].append(value)
 
         size = batch["advantages"].size(0)
         local_part = slice(
