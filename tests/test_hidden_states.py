@@ -132,3 +132,26 @@ def test_dropout_free():
         model = Qwen2ForCausalLM(Qwen2Config(**settings))
         lora = LoraConfig(r=2, lora_alpha=4, lora_dropout=rate, target_modules=targets)
         assert dropout_free(get_peft_model(model, lora)) is expected
+
+
+def test_text_tokens_are_kept_by_text_and_bounded(tiny_policy):
+    from anomseer.trainers.hidden_states import TextTokens
+
+    _, processor = tiny_policy
+    tokenizer = processor.tokenizer
+    calls = []
+
+    def counting(texts, **kwargs):
+        calls.append(list(texts))
+        return tokenizer(texts, **kwargs)
+
+    tokens = TextTokens(counting, max_tokens=4, size=2)
+    texts = ["the level rises sharply", "flat", "the level rises sharply"]
+    expected = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=4)
+    assert tokens(texts) == expected["input_ids"]
+    assert calls == [["the level rises sharply", "flat"]]  # each text once
+    tokens(["flat"])
+    assert len(calls) == 1  # kept
+    tokens(["a third text"])  # the oldest, "the level rises sharply", is dropped
+    tokens(["flat", "the level rises sharply"])
+    assert calls[-1] == ["the level rises sharply"]
