@@ -165,6 +165,7 @@ def main() -> None:
     from anomseer.protocol import build_messages
     from anomseer.rewards import get_reward_funcs
     from anomseer.trainers.hidden_states import (
+        TextTokens,
         completion_hidden_states,
         eval_mode,
         text_hidden_states,
@@ -256,7 +257,7 @@ def main() -> None:
         autocast = torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda")
         with torch.no_grad(), eval_mode(policy), autocast:
             expcot, expcot_mask = text_hidden_states(
-                policy, tokenizer, [EXPCOT], 512, group, device
+                policy, TextTokens(tokenizer, 512)([EXPCOT]), group, device
             )
             states, mask = next(completion_hidden_states(policy, batch, group))
         similarity = grounded_similarity(

@@ -214,6 +214,7 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
     the same number of times, where the local counts alone often differ."""
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.hidden_states import (
+        TextTokens,
         completion_forward_count,
         completion_hidden_states,
         text_forward_count,
@@ -227,7 +228,8 @@ def test_every_process_makes_the_same_grounding_forwards(tiny_model_dir):
     def grounding_forwards(texts, batch, rows, agreed_texts, agreed_completions):
         forwards.clear()
         unique = list(dict.fromkeys(texts))
-        text_hidden_states(model, processor.tokenizer, unique, 16, rows, "cpu", agreed_texts)
+        tokens = TextTokens(processor.tokenizer, 16)(unique)
+        text_hidden_states(model, tokens, rows, "cpu", agreed_texts)
         for _ in completion_hidden_states(model, batch, rows, agreed_completions):
             pass
         return len(forwards)
@@ -345,6 +347,52 @@ def test_the_old_logprob_pass_gives_the_completion_states(
         assert own_reads - 2 * reused_reads == 4
     kept, _, base, _, _ = checks[-1]  # after two optimiser steps the adapter is not zero
     assert not torch.allclose(kept.similarity, base.similarity, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lora_dropout", [None, 0.0, 0.1])
+def test_generation_gives_the_completion_states(
+    lora_dropout, tiny_model_dir, tiny_train_data, tmp_path
+):
+    """With one generation per optimiser step (TRL makes no old-log-prob pass) the completion
+    states are kept while ``generate`` makes them: the grounding reads only the ExpCoT and gets
+    the s it would read itself. A policy with dropout (LoRA's here) reads them itself."""
+    from peft import LoraConfig
+
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    forwards, checks = [], []
+
+    class Checking(TimerPOTrainer):
+        def _local_similarity(self, inputs, batch, mode):
+            kept_states = self._captured_states is not None
+            forwards.clear()
+            kept = super()._local_similarity(inputs, batch, mode)
+            reads = len(forwards)
+            own = super()._local_similarity(inputs, batch, mode)  # nothing kept: reads itself
+            checks.append((kept_states, kept, own, len(forwards) - 2 * reads))
+            return kept
+
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    model.register_forward_pre_hook(lambda module, args: forwards.append(1))
+    extra = {}
+    if lora_dropout is not None:
+        targets = ["q_proj", "v_proj"]
+        extra["peft_config"] = LoraConfig(
+            r=4, lora_alpha=8, lora_dropout=lora_dropout, target_modules=targets
+        )
+    config = tiny_config(tmp_path, max_steps=2 if lora_dropout is None else 1)
+    rewards = [text_length_reward]
+    train_tiny(Checking, config, model, processor, tiny_train_data, rewards, **extra)
+    assert checks
+    kept_from_generation = lora_dropout is None or lora_dropout == 0
+    for kept_states, kept, own, completion_reads in checks:
+        assert kept_states == kept_from_generation
+        # the own reading reads the completions (8 rows, one piece); the kept one does not
+        assert completion_reads == (1 if kept_from_generation else 0)
+        if kept_from_generation:
+            assert torch.allclose(kept.similarity, own.similarity, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- advantages

@@ -2,13 +2,15 @@
 (SPEC section 5), as a subclass of TRL's ``GRPOTrainer``.
 
 After TRL has generated and scored a batch (its advantages are A_main, mean-centred per group
-with ``scale_rewards="none"``), the trainer reads the current policy's last-layer hidden states
-of every completion (prompt and plot in context) and of its row's ExpCoT text (read alone),
-turns each pair into a similarity s with batched entropic OT on the device that holds them,
-gathers s and A_main across processes so every group is whole, and then either mixes
-A = A_main + alpha * A_ts_perp (``projection: advantage``, the reference), mixes without the
-projection (``none``), or keeps the grounded objective apart and projects its gradient onto
-the normal plane of the primary one (``gradient``). Launched as SFT is
+with ``scale_rewards="none"``), the trainer takes the current policy's last-layer hidden states
+of every completion (prompt and plot in context: kept from TRL's old-log-prob pass when it makes
+one, else kept while ``generate`` made the completions, else read in a pass of its own), reads
+those of its row's ExpCoT text (read alone), turns each pair into a similarity s with batched
+entropic OT on the device that holds them, gathers s and A_main across processes so every
+group is whole, and then either mixes A = A_main + alpha * A_ts_perp (``projection:
+advantage``, the reference), mixes without the projection (``none``), or keeps the grounded
+objective apart and projects its gradient onto the normal plane of the primary one
+(``gradient``). Launched as SFT is
 (:mod:`anomseer.trainers.sft`): ``anomseer timerpo --config RECIPE`` in one process, ``-m
 anomseer.trainers.timerpo`` under ``accelerate launch``; every config field is also a flag
 that overrides the recipe (``--alpha 0``).
@@ -56,9 +58,12 @@ from anomseer.trainers.configs import (
 )
 from anomseer.trainers.entry import run_main, train_stage
 from anomseer.trainers.hidden_states import (
+    TextTokens,
     completion_forward_count,
     completion_hidden_states,
+    dropout_free,
     eval_mode,
+    generated_hidden_states,
     last_hidden_state_hook,
     text_forward_count,
     text_hidden_states,
@@ -321,7 +326,10 @@ class TimerPOTrainer(
         getattr(self.processing_class, "tokenizer", self.processing_class).padding_side = "left"
         self._aux_grads: list[torch.Tensor | None] | None = None
         self._capturing = False  # armed: keep the states of TRL's next old-log-prob pass
+        self._reading_generation = False  # armed: keep the states generate computes
         self._captured_states: torch.Tensor | None = None
+        self._dropout_free = dropout_free(self.model)
+        self._expcot_tokens = TextTokens(self._tokenizer, args.expcot_max_tokens)
         self._shared_forward: list[Any] | None = None  # see _backward_grounded_objective
         self._check_fsdp_state()
 
@@ -340,11 +348,17 @@ class TimerPOTrainer(
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         grounded = self.args.grounding != "none"
         self._capturing = grounded and self._trl_reads_old_logps()
+        self._reading_generation = grounded and not self._capturing and self._generation_readable()
+        from_generation = self._reading_generation
         try:
             batch = super()._generate_and_score_completions(inputs)
         finally:
-            self._capturing = False
-        if "old_per_token_logps" not in batch:
+            self._capturing = self._reading_generation = False
+        if from_generation and self._captured_states is not None:
+            self._captured_states = _to_width(
+                self._captured_states, batch["completion_ids"].size(1)
+            )
+        elif "old_per_token_logps" not in batch:
             self._captured_states = None
         if not grounded:
             return batch
@@ -385,14 +399,12 @@ class TimerPOTrainer(
         ):
             ref_states, ref_mask = text_hidden_states(
                 self.model,
-                self._tokenizer,
-                unique,
-                args.expcot_max_tokens,
+                self._expcot_tokens(unique),
                 rows,
                 self.accelerator.device,
                 forwards=text_forwards,
             )
-            if completion_forwards == 0:  # TRL's old-log-prob pass read them
+            if completion_forwards == 0:  # TRL's old-log-prob pass or generate read them
                 mask = batch["completion_mask"].bool()
                 chunks = zip(captured.split(rows), mask.split(rows), strict=True)
             else:
@@ -417,6 +429,32 @@ class TimerPOTrainer(
                 if result.transport_cost is not None:
                     costs.append(result.transport_cost)
         return GroundedSimilarity(torch.cat(similarities), torch.cat(costs) if costs else None)
+
+    def _generation_readable(self) -> bool:
+        """Whether the completions' states can be kept while TRL generates them: transformers'
+        ``generate`` (no vLLM, no continuous batching, no tools or environments, no
+        ``rollout_func``), with a model that reads in its current mode as in eval mode."""
+        other_generation = self.use_vllm or self.use_transformers_continuous_batching
+        if other_generation or self.tools or self.rollout_func is not None:
+            return False
+        return self._dropout_free or not self.model.training
+
+    def _generate_single_turn(
+        self, prompt_ids: list[list[int]], *args: Any, **kwargs: Any
+    ) -> tuple[list[list[int]], Any]:
+        """TRL's generation; when armed (``_reading_generation``), the completions' last hidden
+        states are kept as ``generate`` computes them, plus one decode step for each row's
+        last token, on every process."""
+        if not self._reading_generation:
+            return super()._generate_single_turn(prompt_ids, *args, **kwargs)
+        with generated_hidden_states(self.model) as reading:
+            completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
+            with (
+                torch.no_grad(),
+                disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs),
+            ):
+                self._captured_states = reading.finish(completion_ids, self._tokenizer.pad_token_id)
+        return completion_ids, logprobs
 
     def _trl_reads_old_logps(self) -> bool:
         """Whether TRL's scoring runs a no-grad pass of the policy over the completions (old
@@ -475,15 +513,18 @@ class TimerPOTrainer(
         similarity = gather(local.similarity.double())
         a_ts = grounded_advantage(similarity, group_size)
         ties = grouped(a_main, group_size).square().sum(dim=1) <= PROJECTION_EPS
-        metrics = self._metrics[mode]
+        summary = {
+            "grounding/similarity": similarity.mean(),
+            "grounding/advantage_abs": a_ts.abs().mean(),
+            "grounding/cosine_main_ts": torch.nn.functional.cosine_similarity(a_main, a_ts, dim=0),
+            "grounding/tie_fraction": ties.double().mean(),
+        }
         if local.transport_cost is not None:
-            metrics["grounding/transport_cost"].append(gather(local.transport_cost).mean().item())
-        metrics["grounding/similarity"].append(similarity.mean().item())
-        metrics["grounding/advantage_abs"].append(a_ts.abs().mean().item())
-        metrics["grounding/cosine_main_ts"].append(
-            torch.nn.functional.cosine_similarity(a_main, a_ts, dim=0).item()
-        )
-        metrics["grounding/tie_fraction"].append(ties.double().mean().item())
+            summary["grounding/transport_cost"] = gather(local.transport_cost).double().mean()
+        # one device-to-host copy for all of them
+        values = torch.stack(list(summary.values())).tolist()
+        for name, value in zip(summary, values, strict=True):
+            self._metrics[mode][name].append(value)
 
         size = batch["advantages"].size(0)
         local_part = slice(
@@ -588,6 +629,14 @@ class TimerPOTrainer(
             yield
         finally:
             self.beta, self._entropy_bonus_enabled, self.aux_loss_enabled, self._metrics = saved
+
+
+def _to_width(states: torch.Tensor, width: int) -> torch.Tensor:
+    """``states`` ``[rows, tokens, hidden]`` cut or zero-padded to ``width`` tokens."""
+    if states.size(1) >= width:
+        return states[:, :width]
+    padding = states.new_zeros(states.size(0), width - states.size(1), states.size(2))
+    return torch.cat([states, padding], dim=1)
 
 
 def _expcot_text(row: dict[str, Any]) -> str:
