@@ -1,77 +1,29 @@
 """The completions' last hidden states kept while ``generate`` makes them equal a plain forward
 over prompt and completion (tiny Qwen2.5-VL, images, left-padded prompts of different lengths,
-rows ending at different EOS positions)."""
+rows ending at different EOS positions), also in two processes that finish at different steps
+under ``synced_gpus``."""
+
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
-from helpers.sft_dataset import sft_rows
+from helpers.synced_generation import (
+    ROWS,
+    forward_states,
+    generate_with_states,
+    load_policy,
+    prompt_inputs,
+)
+from helpers.training_cli import launch_command, wait_for_launch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def tiny_policy(tiny_model_dir):
-    from anomseer.modeling import load_model_and_processor
-
-    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
-    processor.tokenizer.padding_side = "left"
-    return model, processor
-
-
-def prompt_inputs(processor, count: int) -> dict:
-    """``count`` plot prompts as the processor encodes them, left-padded (each row one word
-    longer than the one before)."""
-    rows = sft_rows(count)
-    texts = [
-        processor.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
-        + " more" * index
-        for index, row in enumerate(rows)
-    ]
-    images = [[row["image"]] for row in rows]
-    return dict(processor(text=texts, images=images, padding=True, return_tensors="pt"))
-
-
-def generate_with_states(model, inputs, new_tokens: int, eos: int, pad: int, **extra):
-    """Greedy completions cut after their first ``eos`` (as TRL cuts them) and the states
-    kept while generating them; ``extra`` goes to ``generate``."""
-    from anomseer.trainers.hidden_states import generated_hidden_states
-
-    with torch.no_grad(), generated_hidden_states(model) as reading:
-        output = model.generate(
-            **inputs,
-            max_new_tokens=new_tokens,
-            do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=pad,
-            **extra,
-        )
-        completions = []
-        for row in output[:, inputs["input_ids"].size(1) :].tolist():
-            completions.append(row[: row.index(eos) + 1] if eos in row else row)
-        states = reading.finish(completions, pad)
-    return completions, states
-
-
-def forward_states(model, inputs, completions, pad: int):
-    """The completion states of one plain forward over prompt and completion, and the mask."""
-    from anomseer.trainers.hidden_states import completion_hidden_states
-
-    width = max(len(ids) for ids in completions)
-    ids = torch.tensor([row + [pad] * (width - len(row)) for row in completions])
-    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in completions])
-    batch = {
-        "prompt_ids": inputs["input_ids"],
-        "prompt_mask": inputs["attention_mask"],
-        "completion_ids": ids,
-        "completion_mask": mask,
-        "pixel_values": inputs["pixel_values"],
-        "image_grid_thw": inputs["image_grid_thw"],
-        "num_images": [1] * len(completions),
-    }
-    if "mm_token_type_ids" in inputs:
-        types = inputs["mm_token_type_ids"]
-        batch["mm_token_type_ids"] = torch.cat([types, torch.zeros_like(ids)], dim=1)
-    rows = len(completions)
-    states, valid = next(completion_hidden_states(model, batch, rows))
-    return states, valid
+    return load_policy(tiny_model_dir)
 
 
 @pytest.mark.parametrize("new_tokens", [1, 9])
@@ -89,6 +41,42 @@ def test_states_kept_during_generation_match_a_forward(tiny_policy, new_tokens):
     reference, valid = forward_states(model, inputs, completions, pad)
     assert states.shape == reference.shape
     torch.testing.assert_close(states[valid], reference[valid], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_two_processes_finishing_at_different_steps_stay_in_step(
+    tiny_policy, tiny_model_dir, tmp_path
+):
+    """Under ``synced_gpus`` with a collective in every forward, rank 0 ends near step 3 and
+    rank 1 near step 8: the one done first keeps making forwards, both make the same number
+    (no hang), and each rank's states still equal a plain forward over its completions."""
+    command = launch_command(
+        2,
+        Path(__file__).parent / "helpers" / "synced_generation.py",
+        str(tiny_model_dir),
+        str(tmp_path),
+        "3",
+        "8",
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    launched = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    wait_for_launch(launched, timeout=300)
+
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+    widths = [max(len(row) for row in rank["completions"]) for rank in ranks]
+    assert widths[0] < widths[1]  # rank 0 is done first and goes on making forwards
+    # the prefill and a decode step per later token of the longest rank, then finish's one
+    assert [rank["forwards"] for rank in ranks] == [widths[1] + 1] * 2
+    model, processor = tiny_policy
+    pad = processor.tokenizer.pad_token_id
+    for index, rank in enumerate(ranks):
+        inputs = prompt_inputs(processor, ROWS, seed=index)
+        reference, valid = forward_states(model, inputs, rank["completions"], pad)
+        states = rank["states"]
+        assert states is not None and states.shape == reference.shape, index
+        torch.testing.assert_close(states[valid], reference[valid], atol=1e-5, rtol=1e-4)
 
 
 def test_one_more_forward_than_generate_makes(tiny_policy):

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 from helpers.dataset_files import save_rows
-from helpers.training_cli import launch_command, recipe_args
+from helpers.training_cli import launch_command, recipe_args, wait_for_launch
 
 from anomseer.cli import main as cli_main
 from anomseer.errors import UserInputError
@@ -544,13 +544,7 @@ def test_three_processes_with_a_collective_in_every_forward_match_one(
         )
         for projection in ("advantage", "gradient")
     }
-    try:
-        _, stderr = launched.communicate(timeout=500)
-    except subprocess.TimeoutExpired:  # a process out of step waits forever in its collective
-        launched.kill()
-        _, stderr = launched.communicate()
-        pytest.fail(f"the three processes hung: {stderr[-2000:]}")
-    assert launched.returncode == 0, stderr[-3000:]
+    wait_for_launch(launched, timeout=500)
 
     for layout in LAYOUTS:
         per_device, accumulation = map(int, layout.split(":"))

@@ -123,7 +123,7 @@ def run_step(
     )
     model, processor = load_model_and_processor(model_dir, dtype="float32")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        model.register_forward_pre_hook(_collective)
+        model.register_forward_pre_hook(collective)
     model.register_forward_pre_hook(
         lambda module, args: record.update(forwards=record["forwards"] + 1)
     )
@@ -139,7 +139,7 @@ def run_step(
     return record
 
 
-def _collective(module, args) -> None:
+def collective(module: object, args: object) -> None:
     """A forward pre-hook with a collective in it, like ZeRO-3's parameter all-gather."""
     import torch
 

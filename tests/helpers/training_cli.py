@@ -1,9 +1,12 @@
 """Command lines for the training entry points in tests: a recipe pointed at the test's own
-model, data and output folder, and a two-process ``accelerate launch`` on the CPU."""
+model, data and output folder, and an ``accelerate launch`` on the CPU and the wait for it."""
 
 import socket
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def recipe_args(recipe: Path, model_dir, data_dir, out_dir, *flags: str) -> list[str]:
@@ -48,3 +51,16 @@ def launch_command(num_processes: int, script: Path, *script_args: str) -> list[
         str(script),
         *script_args,
     ]
+
+
+def wait_for_launch(launched: subprocess.Popen, timeout: float) -> None:
+    """Wait for a launch started with ``stderr=PIPE`` and text output; fail the test with its
+    stderr when it runs past ``timeout`` seconds (a process out of step with the others waits
+    forever in its collective) or exits with an error."""
+    try:
+        _, stderr = launched.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        launched.kill()
+        _, stderr = launched.communicate()
+        pytest.fail(f"the processes hung: {stderr[-2000:]}")
+    assert launched.returncode == 0, stderr[-3000:]
