@@ -208,16 +208,14 @@ def text_hidden_states(
     """
     rows = max(rows, 1)
     remaining = _check_forwards(forwards, text_forward_count(len(token_ids), rows))
-    width = max((len(ids) for ids in token_ids), default=0)
-    # padding positions are masked out, so the id they hold does not matter
-    input_ids = torch.tensor(
-        [ids + [0] * (width - len(ids)) for ids in token_ids], dtype=torch.long
-    )
-    mask = torch.tensor(
-        [[1] * len(ids) + [0] * (width - len(ids)) for ids in token_ids], dtype=torch.long
-    )
-    input_ids = input_ids.view(len(token_ids), width).to(device)
-    mask = mask.view(len(token_ids), width).to(device)
+    lengths = torch.tensor([len(ids) for ids in token_ids], dtype=torch.long)
+    width = int(lengths.max()) if len(token_ids) else 0
+    # right-padded with id 0: padding positions are masked out, so their id does not matter
+    input_ids = torch.zeros(len(token_ids), width, dtype=torch.long)
+    for row, ids in enumerate(token_ids):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    input_ids = input_ids.to(device)
+    mask = (torch.arange(width) < lengths[:, None]).long().to(device)
     states = []
     with last_hidden_state_hook(model) as captured:
         if width > 0:
@@ -234,6 +232,7 @@ def text_hidden_states(
         hidden = model.config.get_text_config().hidden_size
         return torch.zeros(len(token_ids), 0, hidden, device=device), mask.bool()
     return torch.cat(states), mask.bool()
+
 
 def dropout_free(model: torch.nn.Module) -> bool:
     """Whether ``model`` reads the same in training as in eval mode: no dropout layer with a
