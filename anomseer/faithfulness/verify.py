@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from anomseer.faithfulness.checks import CHECKS
 from anomseer.faithfulness.claims import extract_claims
 from anomseer.faithfulness.series_facts import series_facts
@@ -55,24 +57,27 @@ def verify_reasoning(values: object, text: str, answer: Answer | None = None) ->
     pass ``answer`` to check bare reasoning against an answer parsed elsewhere. Claims about
     the answer are left out when there is no parseable answer.
     """
-    facts = series_facts(values)
+    shape = np.shape(values)
     text = text if isinstance(text, str) else ""
     if answer is None and "<answer>" in text:
-        answer = parse_answer(text, facts.length, multivariate=facts.variates is not None)
+        answer = parse_answer(text, shape[-1] if shape else None, multivariate=len(shape) == 2)
     reasoning = text if answer is None or answer.think is None else answer.think
+    stated_claims = extract_claims(reasoning)
+    if not stated_claims:  # nothing to check: the series is not analysed
+        return FaithfulnessReport([])
+    facts = series_facts(values)
     claims = []
-    for stated in extract_claims(reasoning):
+    for stated in stated_claims:
         result = CHECKS[stated.kind](stated, facts, answer)
         if result is not None:
             recomputed, tolerance, verified = result
-            claims.append(
-                Claim(
-                    stated.quote,
-                    stated.kind,
-                    stated.value,
-                    recomputed,
-                    bool(verified),
-                    float(tolerance),
-                )
+            claim = Claim(
+                stated.quote,
+                stated.kind,
+                stated.value,
+                recomputed,
+                bool(verified),
+                float(tolerance),
             )
+            claims.append(claim)
     return FaithfulnessReport(claims)
