@@ -221,3 +221,19 @@ def test_a_series_too_short_for_the_panel_checks_only_the_answer():
     text = "<think>A spike around t=3, one anomaly.</think><answer>[[3, 4]]</answer>"
     report = verify_reasoning(np.zeros(10), text)
     assert [c.kind for c in report.claims] == ["answer count"]
+
+
+def test_faithfulness_reward():
+    from anomseer.errors import UserInputError
+    from anomseer.rewards import faithfulness_reward
+
+    completions = [
+        "<think>period of about 50 points, a spike around t=400</think><answer>[]</answer>",
+        [{"role": "assistant", "content": "a period of 25 points and a spike at t=400"}],
+        "nothing checkable",
+        "period of about 50 points",
+    ]
+    series = [SPIKED, SPIKED, SPIKED, None]
+    assert faithfulness_reward(completions, series=series, intervals=[[]] * 4) == [1, 0.5, 0, 0]
+    with pytest.raises(UserInputError, match="needs the dataset column series"):
+        faithfulness_reward(completions, intervals=[[]] * 4)
