@@ -1,6 +1,7 @@
 """Faithfulness: claims read from reasoning text, recomputed from the series with the expert
 panel, judged within documented tolerances."""
 
+import json
 import re
 
 import numpy as np
@@ -204,11 +205,14 @@ def test_each_series_is_analysed_once(monkeypatch):
         "[" * 10_000 + "1, 2)" * 5000,
         "spike at t=99999999999999999999, period of 0 points, reaches nan at t = 5",
         "In [5, 3) the local period is 0 points",
+        "mean " + "9" * 400 + ".5, a spike at t = " + "9" * 5000,
+        "In [0, 1000) the value reaches 1e999 at t = 0 (robust |z| = 1)",
     ],
 )
 def test_untrusted_text_never_raises(text):
     report = verify_reasoning(SPIKED, text)
     assert report.score is None or 0.0 <= report.score <= 1.0
+    json.dumps([claim.as_dict() for claim in report.claims], allow_nan=False)
 
 
 def test_text_beyond_the_limit_is_ignored():

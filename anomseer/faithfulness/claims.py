@@ -401,7 +401,12 @@ PATTERNS: tuple[tuple[str, Handler], ...] = (
         _anomaly_interval,
     ),
 )
-_COMPILED = tuple((re.compile(pattern), handler) for pattern, handler in PATTERNS)
+MAX_DIGITS = 9
+"""Longest run of digits read as a number (Python refuses to convert very long ones)."""
+_COMPILED = tuple(
+    (re.compile(pattern.replace(r"\d+", rf"\d{{1,{MAX_DIGITS}}}")), handler)
+    for pattern, handler in PATTERNS
+)
 
 
 def extract_claims(text: str) -> list[Stated]:

@@ -3,6 +3,7 @@ and judged within its tolerance; the score is the verified share."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -27,8 +28,8 @@ class Claim:
     tolerance: float
 
     def as_dict(self) -> dict:
-        """JSON-ready (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """JSON-ready: tuples become lists, infinite numbers None."""
+        return {k: _json_value(v) for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class FaithfulnessReport:
     @property
     def false_claims(self) -> list[Claim]:
         return [claim for claim in self.claims if not claim.verified]
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def verify_reasoning(values: object, text: str, answer: Answer | None = None) -> FaithfulnessReport:
