@@ -606,6 +606,7 @@ def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tiny_train_data, tm
     assert last > first + 0.25, rewards  # about 0.5 -> 1.0 here
 
 
+@pytest.mark.slow
 def test_faithfulness_reward_gets_the_series_in_grpo(tiny_model_dir, tiny_train_data, tmp_path):
     """TRL passes the series column to the registered faithfulness reward as a keyword."""
     from anomseer.modeling import load_model_and_processor

@@ -25,15 +25,13 @@ _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven
 _WORDS |= {"eight": 8, "nine": 9, "ten": 10, "single": 1}
 _COUNT = r"(\d+|" + "|".join(_WORDS) + r")"
 
-ANSWER_KINDS = ("answer count", "answer interval", "answer class", "answer variates")
-"""Claims about the text's own answer: checked against the ``<answer>``/``<class>`` blocks."""
-
 
 @dataclass(frozen=True)
 class Stated:
     """One claim as written: its ``kind``, the ``quote`` it was read from, the stated ``value``
     (and the number as ``written``, for its rounding), the position or ``[start, end)`` it is
-    ``at``, and for departures the ``analysis`` and its ``threshold``."""
+    ``at``, the ``analysis`` a departure or peak belongs to (for the matrix profile at a
+    position: its window) and a departure's ``threshold``."""
 
     kind: str
     quote: str
@@ -162,7 +160,7 @@ def _typical_slope(m: re.Match, text: str) -> list[Stated]:
 
 def _discord(m: re.Match, text: str) -> list[Stated]:
     return [
-        Stated("discord position", m[0], int(m[2]), m[2], analysis=m[1]),
+        Stated("discord position", m[0], int(m[2]), m[2]),
         Stated("discord distance", m[0], float(m[3]), m[3]),
         Stated("discord z", m[0], float(m[4]), m[4]),
     ]
@@ -283,7 +281,7 @@ def _value_at(m: re.Match, text: str) -> list[Stated]:
 
 def _direction(m: re.Match, text: str) -> list[Stated]:
     word = m[1].lower()
-    sign = -1 if re.match(r"fall|decreas|downward|declin|drop|sink", word) else 1
+    sign = -1 if re.match(r"fall|decreas|downward|declin", word) else 1
     start, end = sorted((int(m[2]), int(m[3])))
     return [Stated("direction", m[0], sign, word, (start, end))]
 
