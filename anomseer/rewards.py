@@ -116,6 +116,26 @@ def localization_reward(completions: Sequence, **kwargs: Any) -> list[float]:
     return [score.localization for score in _scores(completions, kwargs)]
 
 
+def faithfulness_reward(completions: Sequence, **kwargs: Any) -> list[float]:
+    """Share of the reasoning's checkable claims that hold on the row's ``series``
+    (``anomseer.faithfulness``); 0 when the completion makes no checkable claim (saying nothing
+    earns nothing) or the row has no series. Needs the ``series`` column. Optional: off in the
+    paper recipes."""
+    from anomseer.faithfulness import verify_reasoning
+
+    series = kwargs.get("series")
+    if series is None:
+        raise UserInputError(
+            "faithfulness_reward needs the dataset column series; train on a dataset that has "
+            "the columns data generation writes"
+        )
+    scores = [
+        None if values is None else verify_reasoning(values, completion_text(completion)).score
+        for completion, values in zip(completions, series, strict=True)
+    ]
+    return [score or 0.0 for score in scores]
+
+
 def total_reward(
     completions: Sequence, *, weights: Mapping[str, float] | None = None, **kwargs: Any
 ) -> list[float]:
@@ -157,8 +177,18 @@ REWARD_FUNCS: dict[str, RewardFunc] = {
     "class": class_reward,
     "format": format_reward,
     "total": total_reward,
+    "faithfulness": faithfulness_reward,
 }
 """Reward functions by the names YAML recipes use."""
+
+
+REWARD_COLUMNS_NEEDED: dict[str, tuple[str, ...]] = {"faithfulness": ("series",)}
+"""Dataset columns a registered reward reads beyond ``REWARD_COLUMNS``."""
+
+
+def reward_columns(names: Sequence[str]) -> tuple[str, ...]:
+    """The extra dataset columns the rewards ``names`` read, in order, without repeats."""
+    return tuple(dict.fromkeys(c for name in names for c in REWARD_COLUMNS_NEEDED.get(name, ())))
 
 
 def get_reward_funcs(names: Sequence[str]) -> list[RewardFunc]:

@@ -122,3 +122,16 @@ def test_bottom_layer_and_data_gen_import_nothing_above_them():
         if module.startswith("data_gen"):
             above = {t for t in targets if t.startswith("anomseer")} - BOTTOM_LAYER
             assert not above, (module, above)
+
+
+def test_faithfulness_sits_between_data_gen_and_its_users():
+    """anomseer.faithfulness reads the expert panel (data_gen) and the bootstrap; evaluation
+    and rewards import it, never the other way round."""
+    graph = import_graph()
+    allowed = BOTTOM_LAYER | {"anomseer.bootstrap"}
+    for module, targets in graph.items():
+        if module.startswith("anomseer.faithfulness"):
+            outside = {
+                t for t in targets if not t.startswith(("anomseer.faithfulness", "data_gen"))
+            }
+            assert outside <= allowed, (module, outside - allowed)

@@ -33,7 +33,7 @@ TRL_EXTRAS = {
 
 def columns(rows):
     """Dataset rows as TRL passes them: one keyword list per column, plus TRL's extras."""
-    keys = {key for row in rows for key in row}
+    keys = {"series"} | {key for row in rows for key in row}
     prompts = [[{"role": "user", "content": [{"type": "image"}]}] for _ in rows]
     return {key: [row.get(key) for row in rows] for key in keys} | TRL_EXTRAS | {"prompts": prompts}
 

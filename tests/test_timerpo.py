@@ -606,6 +606,27 @@ def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tiny_train_data, tm
     assert last > first + 0.25, rewards  # about 0.5 -> 1.0 here
 
 
+@pytest.mark.slow
+def test_faithfulness_reward_gets_the_series_in_grpo(tiny_model_dir, tiny_train_data, tmp_path):
+    """TRL passes the series column to the registered faithfulness reward as a keyword."""
+    from anomseer.modeling import load_model_and_processor
+    from anomseer.rewards import faithfulness_reward, get_reward_funcs
+    from anomseer.trainers.timerpo import TimerPOTrainer
+
+    seen = []
+
+    def faithfulness(completions, series, **kwargs):
+        seen.extend(len(s) for s in series)
+        return faithfulness_reward(completions, series=series, **kwargs)
+
+    assert get_reward_funcs(["faithfulness"]) == [faithfulness_reward]
+    model, processor = load_model_and_processor(tiny_model_dir, dtype="float32")
+    config = tiny_config(tmp_path, max_steps=1, alpha=0.0)
+    trainer = train_tiny(TimerPOTrainer, config, model, processor, tiny_train_data, [faithfulness])
+    assert seen and set(seen) == {1000}
+    assert "rewards/faithfulness/mean" in logged_steps(trainer)[0]
+
+
 # ---------------------------------------------------------------------------- entry points
 
 
@@ -691,6 +712,10 @@ def test_gpu_check_runs_its_steps_on_the_tiny_model():
 
 RECIPES = sorted((ROOT / "recipes").glob("*/timerpo/config_*.yaml"))
 ABLATIONS = {
+    "config_faithfulness.yaml": {
+        "reward_names": ["localization", "class", "format", "faithfulness"],
+        "reward_weights": [0.7, 0.2, 0.1, 0.2],
+    },
     "config_alpha0.yaml": {"alpha": 0.0},
     "config_no-projection.yaml": {"projection": "none"},
     "config_cosine.yaml": {"grounding": "cosine"},
@@ -709,8 +734,9 @@ def test_timerpo_recipes_parse(recipe, tmp_path):
         TimerPOConfig, ["--config", str(recipe), *overrides]
     )
     assert model_args.model_name_or_path and script_args.dataset_name
-    assert config.reward_names == ["localization", "class", "format"]
-    assert config.reward_weights == [0.7, 0.2, 0.1]
+    if recipe.name != "config_faithfulness.yaml":  # the optional reward term's ablation
+        assert config.reward_names == ["localization", "class", "format"]
+        assert config.reward_weights == [0.7, 0.2, 0.1]
     assert config.generation_batch_size % config.num_generations == 0
 
 

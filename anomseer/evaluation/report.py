@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from anomseer.errors import UserInputError
+from anomseer.faithfulness.evaluation import faithfulness_section
 from anomseer.protocol import LABELS
 
 METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -23,6 +24,7 @@ METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("recall", "R"),
     ("f1", "F1"),
     ("pa_f1", "PA-F1"),
+    ("faithfulness", "Faith"),
     ("format_rate", "Format"),
     ("invalid_answers", "Invalid"),
     ("failures", "Failed"),
@@ -113,6 +115,7 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         *expert_read_note(metrics),
         "## By family",
         markdown_table(header, _group_rows(metrics["by_family"])),
+        *faithfulness_section(metrics),
         "## How it is counted",
         metrics["counting"],
         "Aff = affiliation metric (Huet et al. 2022); P/R/F1 = point-wise; PA-F1 = "

@@ -30,6 +30,7 @@ from anomseer.evaluation.backends import (
 )
 from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
+from anomseer.faithfulness.evaluation import add_faithfulness, faithfulness_fields
 from anomseer.metrics import SampleScore, aggregate_scores, score_completion
 from anomseer.protocol import Answer
 
@@ -276,6 +277,7 @@ def prediction_records(row: dict, generation: Generation, n: int) -> list[dict]:
                 "error": generation.error,
                 "answer": _answer_dict(answer),
                 "scores": score.as_dict(),
+                **faithfulness_fields(text, row["series"], answer),
             }
         )
     return records
@@ -304,6 +306,7 @@ def summarize(records: Sequence[dict]) -> dict:
         metrics["by_type"][score.truth_label]["failures"] += is_failure
         metrics["by_family"][family]["failures"] += is_failure
     _add_intervals(metrics, records, scores)
+    add_faithfulness(metrics, records)
     expert_read = [s.truth_label for s, r in zip(scores, records, strict=True) if _expert_read(r)]
     metrics["expert_read_types"] = {t: expert_read.count(t) for t in sorted(set(expert_read))}
     return metrics

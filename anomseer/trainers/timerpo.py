@@ -48,7 +48,7 @@ from anomseer.projection import (
     orthogonalize_advantages,
     project_gradients_,
 )
-from anomseer.rewards import get_reward_funcs
+from anomseer.rewards import get_reward_funcs, reward_columns
 from anomseer.trainers.checkpoints import CheckpointWeightsMixin
 from anomseer.trainers.configs import (
     AnomSeerModelConfig,
@@ -656,6 +656,7 @@ def train(
     return the trainer. The data is checked before the model is loaded."""
     purpose = f"TimerPO with grounding={config.grounding}"
     columns = timerpo_columns(grounded=config.grounding != "none")
+    columns = (*columns, *reward_columns(config.reward_names))
     return train_stage(TimerPOTrainer, script_args, config, model_args, columns, purpose)
 
 
