@@ -4,7 +4,6 @@ detected intervals (labelled by class), and the per-point score under it."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,29 +15,28 @@ from anomseer.evaluation.figures import (
     visible_spans,
 )
 
-if TYPE_CHECKING:
-    from anomseer.detection.run import SeriesPlan
-
 
 def plot_overview(
     path: str | os.PathLike,
-    plan: SeriesPlan,
+    title: str,
+    values: np.ndarray,
+    truth: list[tuple[int, int]],
     score: np.ndarray,
     detected: list[tuple[int, int]],
     classes: list[str],
     threshold: float,
 ) -> None:
-    """Write the overview PNG of ``plan``'s series."""
+    """Write the overview PNG of a series (``(length,)`` or ``(variates, length)``)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    values = np.atleast_2d(plan.values)
+    values = np.atleast_2d(values)
     length = values.shape[-1]
     figure = Figure(figsize=(14, 4.5), dpi=100)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     for row in values:
         top.plot(np.arange(length), row, color=LINE_COLOR, linewidth=0.6)
-    for start, end in visible_spans(plan.truth, length):
+    for start, end in visible_spans(truth, length):
         top.axvspan(start, end, color=TRUTH_COLOR, alpha=0.25, linewidth=0)
     for (start, end), (s, e), name in zip(
         visible_spans(detected, length), detected, classes, strict=True
@@ -50,7 +48,7 @@ def plot_overview(
         Patch(color=PREDICTION_COLOR, alpha=0.7, label="detected"),
     ]
     top.legend(handles=handles, loc="upper right", fontsize=8)
-    top.set_title(f"{plan.key} ({length} points, {len(plan.refs)} windows)", fontsize=10)
+    top.set_title(title, fontsize=10)
     bottom.plot(np.arange(length), score, color="black", linewidth=0.8)
     bottom.axhline(threshold, color=PREDICTION_COLOR, linestyle="--", linewidth=0.8)
     bottom.set_ylim(-0.05, 1.05)

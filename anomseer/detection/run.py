@@ -243,9 +243,9 @@ def _finish(
             from anomseer.detection.figure import plot_overview
 
             (out / FIGURES_DIR).mkdir(exist_ok=True)
-            plot_overview(
-                out / FIGURES_DIR / f"{plan.key}.png", plan, score, detected, classes, threshold
-            )
+            title = f"{plan.key} ({length} points, {len(plan.refs)} windows)"
+            path = out / FIGURES_DIR / f"{plan.key}.png"
+            plot_overview(path, title, plan.values, plan.truth, score, detected, classes, threshold)
         found.append(
             {
                 "series": plan.key,
