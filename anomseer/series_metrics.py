@@ -92,7 +92,8 @@ def _runs(vector: np.ndarray) -> np.ndarray:
 def _tsb_runs(vector: np.ndarray) -> np.ndarray:
     """TSB-AD's ``range_convers_new``: the runs, but none in a vector without a 0/1 change."""
     runs = _runs(vector)
-    return runs if len(np.unique(np.asarray(vector) > 0)) > 1 else runs[:0]
+    flags = np.asarray(vector) > 0
+    return runs if flags.any() and not flags.all() else runs[:0]
 
 
 def _f1(true_pos: float, pred_pos: float, truth_pos: float) -> float:
@@ -300,18 +301,33 @@ def range_f1(label: np.ndarray, pred: np.ndarray) -> float:
     return 2 * recall * precision / total if total else 0.0
 
 
-def _half_open(vector: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of nonzero values as half-open ``(start, end)`` intervals."""
-    return [(int(start), int(end) + 1) for start, end in _runs(vector)]
+def affiliation_f(label: np.ndarray, pred: np.ndarray) -> float:
+    """Affiliation F, ``2PR / (P + R + 1e-15)``, of a binary prediction (NaN when empty).
 
-
-def affiliation_f(label: np.ndarray, predictions: list[np.ndarray]) -> np.ndarray:
-    """Affiliation F, ``2PR / (P + R + 1e-15)``, of each binary prediction (NaN when empty)."""
-    count = len(predictions)
-    precision, recall = affiliation_precision_recall_batch(
-        [_half_open(p) for p in predictions], [_half_open(label)] * count, [len(label)] * count
-    )
-    return 2 * precision * recall / (precision + recall + 1e-15)
+    Each event's zone is scored on its own (``affiliation_precision_recall_batch`` with one
+    series per zone holding that event and the predicted runs cut to the zone), which gives
+    the same numbers as the whole series at once without its events-by-runs arrays. Zone ends
+    are midpoints between events, so coordinates are doubled to keep them whole (affiliation
+    is unchanged by scaling the time axis).
+    """
+    events, pieces = _runs(label) * 2, _runs(pred) * 2
+    starts, ends = events[:, 0], events[:, 1] + 2
+    piece_starts, piece_ends = pieces[:, 0], pieces[:, 1] + 2
+    bounds = np.r_[0, (ends[:-1] + starts[1:]) // 2, 2 * len(label)]
+    predictions, truths, lengths = [], [], []
+    for k in range(len(events)):
+        low, high = bounds[k], bounds[k + 1]
+        first = np.searchsorted(piece_ends, low, side="right")
+        last = np.searchsorted(piece_starts, high, side="left")
+        spans = zip(piece_starts[first:last] - low, piece_ends[first:last] - low, strict=True)
+        predictions.append([(int(p), int(q)) for p, q in spans])
+        truths.append([(int(starts[k] - low), int(ends[k] - low))])
+        lengths.append(int(high - low))
+    precision, recall = affiliation_precision_recall_batch(predictions, truths, lengths)
+    defined = precision[~np.isnan(precision)]
+    p = defined.mean() if len(defined) else math.nan
+    r = recall.mean()
+    return float(2 * p * r / (p + r + 1e-15))
 
 
 def binary_metrics(label: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -324,7 +340,7 @@ def binary_metrics(label: np.ndarray, pred: np.ndarray) -> dict[str, float]:
         "PA-F1": point_adjusted_f1(label, pred),
         "Event-based-F1": event_f1(label, pred),
         "R-based-F1": range_f1(label, pred.astype(int)),
-        "Affiliation-F": float(affiliation_f(label, [pred])[0]),
+        "Affiliation-F": affiliation_f(label, pred),
     }
 
 
@@ -335,22 +351,25 @@ def _python_max(values: list[float]) -> float:
 
 def best_over_thresholds(score: np.ndarray, label: np.ndarray) -> dict[str, float]:
     """PA-F1, Event-based-F1, R-based-F1 and Affiliation-F at their best over 100 equally
-    spaced thresholds from the lowest to the highest score (``score > t``)."""
+    spaced thresholds from the lowest to the highest score (``score > t``); thresholds that
+    predict the same points are scored once."""
     label, score = _check(label, score, "score")
     score = np.asarray(score, dtype=float)
-    best: dict[str, list[float]] = {"PA-F1": [], "Event-based-F1": [], "R-based-F1": []}
-    predictions = []
-    for level in np.linspace(score.min(), score.max(), BEST_OF_THRESHOLDS):
-        pred = score > level
-        predictions.append(pred)
-        best["PA-F1"].append(point_adjusted_f1(label, pred))
-        best["Event-based-F1"].append(event_f1(label, pred))
-        best["R-based-F1"].append(range_f1(label, pred.astype(int)))
-    result = {key: _python_max(values) for key, values in best.items()}
-    result["Affiliation-F"] = _python_max(
-        [float(affiliation_f(label, [p])[0]) for p in predictions]
-    )
-    return result
+    levels = np.linspace(score.min(), score.max(), BEST_OF_THRESHOLDS)
+    predicted = np.searchsorted(np.sort(score), levels, side="right")
+    found: dict[int, tuple[float, ...]] = {}
+    for level, count in zip(levels, predicted, strict=True):
+        if count not in found:
+            pred = score > level
+            found[count] = (
+                point_adjusted_f1(label, pred),
+                event_f1(label, pred),
+                range_f1(label, pred.astype(int)),
+                affiliation_f(label, pred),
+            )
+    columns = zip(*(found[count] for count in predicted), strict=True)
+    keys = ("PA-F1", "Event-based-F1", "R-based-F1", "Affiliation-F")
+    return {key: _python_max(list(values)) for key, values in zip(keys, columns, strict=True)}
 
 
 def tsb_ad_metrics(score: np.ndarray, label: np.ndarray, sliding_window: int) -> dict[str, float]:

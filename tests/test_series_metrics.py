@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anomseer.intervals import mask_to_intervals
+from anomseer.metrics import affiliation_precision_recall
 from anomseer.series_metrics import (
     METRIC_KEYS,
+    affiliation_f,
     auc_pr,
     auc_roc,
     best_standard_f1,
@@ -115,3 +118,15 @@ def test_matches_tsb_ad_on_tsb_ad_u_files(case):
     found = binary_metrics(label, score > np.quantile(score, 0.95))
     for key, value in case["pred_metrics"].items():
         assert found[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_affiliation_zone_by_zone_equals_the_whole_series():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        label = (rng.random(300) < 0.03).astype(int)
+        label[rng.integers(0, 280) :][:15] = 1
+        pred = rng.random(300) < rng.uniform(0.01, 0.3)
+        spans = mask_to_intervals(pred)
+        precision, recall = affiliation_precision_recall(spans, mask_to_intervals(label > 0), 300)
+        whole = 2 * precision * recall / (precision + recall + 1e-15)
+        assert affiliation_f(label, pred) == pytest.approx(whole, abs=1e-12)
