@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from anomseer.commands import flag
-from anomseer.commands.eval import BACKEND_CHOICES, BACKEND_OPTIONS
+from anomseer.commands.eval import BACKEND_CHOICES, add_backend_arguments, given_backend_options
 
 NAME = "detect"
 HELP = "detect anomalies in whole series and score them as TSB-AD does"
@@ -42,20 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="TSB-AD's published per-series VUS-PR table to rank this run in (report.md)",
     )
     parser.add_argument("--no-figures", action="store_true", help="skip the overview figures")
-    for title, options in BACKEND_OPTIONS.items():
-        group = parser.add_argument_group(title)
-        for option, kind, text in options:
-            how = {"type": kind} if kind in (int, float, str) else {"action": kind}
-            group.add_argument(flag(option), help=text, **how)
+    add_backend_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from anomseer.detection import detect
     from anomseer.evaluation.report import format_value
 
-    given = [option for options in BACKEND_OPTIONS.values() for option, _, _ in options]
     named = ("model", "format", "window", "stride", "threshold", "batch_size", "compare_tsb_ad")
-    options = {o: getattr(args, o) for o in (*given, *named) if hasattr(args, o)}
+    options = given_backend_options(args) | {o: getattr(args, o) for o in named if hasattr(args, o)}
     metrics = detect(
         args.input,
         args.backend,
