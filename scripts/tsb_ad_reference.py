@@ -11,13 +11,15 @@ Each case stores its inputs (series, score, label, optional binary prediction) a
 outputs: ``find_length_rank(series, rank=1)``, ``get_metrics(score, label, slidingWindow)``
 and, with a prediction, ``get_metrics_pred``'s five threshold-dependent metrics. With
 ``--realdata`` it adds the two TSB-AD-U files scored by ``|x[t] - x[t-1]|`` (only the file
-names and the outputs are stored, never the data).
+names and the outputs are stored, never the data). ``--time`` instead times ``get_metrics`` on
+the detect-like 100,000-point series of ``scripts/bench_series_metrics.py`` and prints it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +101,26 @@ def plain(value):
     return value
 
 
+def timing() -> None:
+    """``get_metrics`` on bench_series_metrics.py's detect-like series (same seed and steps)."""
+    rng = np.random.default_rng(0)
+    label = np.zeros(100_000, dtype=int)
+    for start in rng.choice(100_000 - 400, size=20, replace=False):
+        label[start : start + rng.integers(1, 301)] = 1
+    score = np.round(np.convolve(label, np.ones(200) / 200, mode="same") * 4) / 4
+    start = time.perf_counter()
+    found = get_metrics(score, label, slidingWindow=80)
+    print(f"get_metrics, 100,000 points: {time.perf_counter() - start:.1f} s\n{plain(found)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realdata", type=Path, default=None)
+    parser.add_argument("--time", action="store_true")
     args = parser.parse_args()
+    if args.time:
+        timing()
+        return
     rng = np.random.default_rng(26)
     entries = []
     for case in cases(rng):

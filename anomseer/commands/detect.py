@@ -2,9 +2,9 @@
 one-column CSV/parquet, labels optional) with a checkpoint, an API model or the expert: each
 series is cut into overlapping windows rendered as `anomseer convert` renders real data, every
 window is asked (resumable, like `eval`), and the answers become one score per point, the mean
-over covering windows of the share of completions marking the point. Writes OUT/scores/<series>
-.csv, OUT/intervals.json, OUT/figures/, OUT/report.md and OUT/metrics.json with TSB-AD's
-metrics (VUS-PR and eight others, as its get_metrics computes them)."""
+over covering windows of the share of completions marking the point. Writes
+OUT/scores/<series>.csv, OUT/intervals.json, OUT/figures/, OUT/report.md and OUT/metrics.json
+with TSB-AD's metrics (VUS-PR and eight others, as its get_metrics computes them)."""
 
 from __future__ import annotations
 
