@@ -172,3 +172,23 @@ def test_hf_backend_with_the_tiny_model_and_two_samples(tmp_path, tiny_model_dir
     assert len(records) == 2 * 2  # windows at 0 and 500, two completions each
     (entry,) = _check_run(out)["series"]
     assert entry["windows"] == 2 and entry["length"] == 1500
+
+
+@pytest.mark.usefixtures("expert_ready")
+def test_expert_on_a_multivariate_tsb_ad_m_file(tmp_path):
+    rng = np.random.default_rng(4)
+    t = np.arange(1200)
+    values = np.stack([np.sin(t / 10 + k) + 0.05 * rng.standard_normal(len(t)) for k in range(3)])
+    label = np.zeros(len(t), dtype=int)
+    values[1, 1000:1010] += 5.0
+    label[1000:1010] = 1
+    path = tmp_path / "001_Demo_id_1_Test_tr_500_1st_1000.csv"  # TSB-AD's naming
+    rows = [
+        ",".join([*(repr(float(v)) for v in column), str(k)])
+        for column, k in zip(values.T, label, strict=True)
+    ]
+    path.write_text("\n".join(["A,B,C,Label", *rows]) + "\n")
+    detect([path], "expert", tmp_path / "run", progress=False)
+    metrics = _check_run(tmp_path / "run")
+    (entry,) = metrics["series"]
+    assert entry["windows"] == 2 and entry["sliding_window"] == find_length_rank(values[0])
