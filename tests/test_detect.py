@@ -140,6 +140,9 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     args = ["detect", "--backend", "expert", "--input", str(long), "--out", out, "--stride", "0"]
     assert main(args) == 2
     assert "--stride must be between" in capsys.readouterr().err
+    args = ["detect", "--backend", "expert", "--input", str(long), "--out", out]
+    assert main([*args, "--compare-tsb-ad", str(long)]) == 2
+    assert "is not a TSB-AD VUS-PR table" in capsys.readouterr().err
     assert not Path(out).exists()
 
 

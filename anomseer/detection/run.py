@@ -31,8 +31,13 @@ from anomseer.detection.combine import (
 from anomseer.detection.inputs import InputFile, locate
 from anomseer.errors import OptionError, UserInputError
 from anomseer.intervals import intervals_to_mask
-from anomseer.series_metrics import METRIC_KEYS, THRESHOLD_KEYS, binary_metrics, find_length_rank
-from anomseer.series_metrics import tsb_ad_metrics as series_scores
+from anomseer.series_metrics import (
+    METRIC_KEYS,
+    THRESHOLD_KEYS,
+    binary_metrics,
+    find_length_rank,
+    tsb_ad_metrics,
+)
 from data_gen.benchmarks.convert import MIN_WINDOW, ConvertOptions, WindowRef
 from data_gen.benchmarks.windows import window_offsets
 
@@ -93,6 +98,10 @@ def detect(
 
     stride = window // 2 if stride is None else stride
     _check_options(window, stride, threshold)
+    if compare_tsb_ad is not None:
+        from anomseer.detection.compare import read_table
+
+        read_table(compare_tsb_ad)  # a bad table fails before any window is asked
     plans = _plans(inputs, format, window, stride)
     dataset = _windows_dataset(plans, window, stride)
     out = Path(out)
@@ -299,7 +308,7 @@ def _series_metrics(
         "sliding_window": window,
     }
     scorable = label is not None and 0 < label.sum() < len(label)
-    entry.update(series_scores(score, label, window) if scorable else dict.fromkeys(METRIC_KEYS))
+    entry.update(tsb_ad_metrics(score, label, window) if scorable else dict.fromkeys(METRIC_KEYS))
     own = intervals_to_mask(detected, len(score))
     entry["intervals"] = binary_metrics(label, own) if scorable else dict.fromkeys(THRESHOLD_KEYS)
     return {k: _finite(v) for k, v in entry.items()}
