@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "timerpo",
     "export",
     "eval",
+    "detect",
     "report",
 )
 

@@ -110,6 +110,7 @@ BOTTOM_LAYER = {
     "anomseer.intervals",
     "anomseer.protocol",
     "anomseer.metrics",
+    "anomseer.series_metrics",
 }
 """DESIGN.md's lowest layer: it imports nothing of the project above it."""
 

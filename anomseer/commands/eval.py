@@ -75,6 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retry-failed", action="store_true", help="ask again for rows whose request failed"
     )
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    add_backend_arguments(parser)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``BACKEND_OPTIONS`` flags, one argument group each."""
     for title, options in BACKEND_OPTIONS.items():
         group = parser.add_argument_group(title)
         for option, kind, text in options:
@@ -82,12 +87,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag(option), help=text, **how)
 
 
+def given_backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The backend options given on the command line."""
+    given = [option for options in BACKEND_OPTIONS.values() for option, _, _ in options]
+    return {option: getattr(args, option) for option in given if hasattr(args, option)}
+
+
 def run(args: argparse.Namespace) -> int:
     from anomseer.evaluation import evaluate
     from anomseer.evaluation.report import format_value
 
-    given = [option for options in BACKEND_OPTIONS.values() for option, _, _ in options]
-    options = {option: getattr(args, option) for option in given if hasattr(args, option)}
+    options = given_backend_options(args)
     metrics = evaluate(
         args.data,
         args.split,
