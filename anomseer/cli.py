@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "export",
     "eval",
     "report",
+    "app",
 )
 
 

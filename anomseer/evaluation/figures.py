@@ -85,9 +85,9 @@ def _draw_sample(ax: Axes, sample: FigureSample) -> None:
     else:
         length = len(values)
         ax.plot(np.arange(length), values, color=LINE_COLOR, linewidth=0.8)
-        for start, end in _visible(sample.truth_intervals, length):
+        for start, end in visible_spans(sample.truth_intervals, length):
             ax.axvspan(start, end, color=TRUTH_COLOR, alpha=0.3, linewidth=0)
-        for start, end in _visible(sample.predicted_intervals, length):
+        for start, end in visible_spans(sample.predicted_intervals, length):
             ax.axvspan(start, end, ymin=0.0, ymax=0.12, color=PREDICTION_COLOR, linewidth=0)
         ax.set_xlim(0, length)
     predicted = sample.predicted_label or ("request failed" if sample.error else "no valid class")
@@ -107,7 +107,7 @@ def _draw_sample(ax: Axes, sample: FigureSample) -> None:
     ax.tick_params(labelsize=7)
 
 
-def _visible(intervals: Sequence[Sequence[int]], length: int) -> list[tuple[float, float]]:
+def visible_spans(intervals: Sequence[Sequence[int]], length: int) -> list[tuple[float, float]]:
     """Intervals widened about their centre to the minimum visible width."""
     width = MIN_SPAN_FRACTION * length
     spans = []
