@@ -130,9 +130,7 @@ def page_rows(runs: Sequence[HtmlRun], series: Mapping[str, Sequence] | None) ->
                 "type": first["scores"]["truth_label"],
                 "type_source": first.get("type_source"),
                 "truth": first["truth"],
-                "length": len(values[0] if values and isinstance(values[0], Sequence) else values)
-                if values is not None
-                else None,
+                "length": _length(values),
                 "thumbnail": thumbnail(values) if values is not None else None,
                 "runs": [
                     _prediction(run.records[key]) if key in run.records else None for run in runs
@@ -140,6 +138,13 @@ def page_rows(runs: Sequence[HtmlRun], series: Mapping[str, Sequence] | None) ->
             }
         )
     return rows
+
+
+def _length(series: Sequence | None) -> int | None:
+    """Points per variate (None for an unknown series)."""
+    if series is None:
+        return None
+    return len(series[0]) if series and isinstance(series[0], Sequence) else len(series)
 
 
 def _summary(metrics: Mapping) -> str:
