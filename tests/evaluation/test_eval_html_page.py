@@ -6,7 +6,7 @@ import json
 import pytest
 from helpers.browser import inked_share
 from helpers.cli_run import anomseer
-from helpers.eval_fixtures import univariate_rows
+from helpers.eval_fixtures import MULTIVARIATE_ROWS, row_id, univariate_rows
 
 from anomseer.evaluation import evaluate
 from anomseer.protocol import format_answer
@@ -57,6 +57,18 @@ def test_eval_expert_on_the_tiny_preset_writes_a_page_chromium_renders_whole(
     assert inked_share(page.screenshot(full_page=False)) > 0.02  # not a blank page
     assert page.errors == []
     assert all(url.startswith("file://") for url in page.requests), page.requests
+
+
+@pytest.mark.usefixtures("expert_ready")
+def test_multivariate_rows_draw_one_line_per_variate(multivariate_data, tmp_path, page):
+    evaluate(multivariate_data, "eval", "expert", tmp_path / "multi", progress=False)
+    _open(page, tmp_path / "multi" / "report.html")
+    for index, (family, _, _, variates) in enumerate(MULTIVARIATE_ROWS):
+        row = page.locator(f'.row[data-id="{row_id(family, index)}"]')
+        assert row.locator("svg path").count() == 4  # the fixture's series have 4 variates
+        green = row.locator('svg path[stroke="#2ca02c"]')
+        assert green.count() == len(variates)  # the truth variates
+    assert page.errors == []
 
 
 def test_report_puts_two_runs_side_by_side_and_marks_false_claims(
