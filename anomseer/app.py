@@ -121,6 +121,12 @@ def ask(backend: Backend, values: np.ndarray) -> AppAnswer:
     return AppAnswer(image, answer_figure(scaled, answer), answer, output)
 
 
+def where(answer: Answer) -> str:
+    """The answer's intervals (and variate ids), e.g. ``variates [2]; intervals [40, 52)``."""
+    spans = ", ".join(f"[{s}, {e})" for s, e in answer.intervals) or "none"
+    return f"variates {list(answer.variates)}; intervals {spans}" if answer.variates else spans
+
+
 def answer_figure(values: np.ndarray, answer: Answer) -> Image.Image:
     """The scaled series with the predicted intervals shaded red (multivariate: one line per
     variate, predicted variates in red), titled with the predicted class."""
@@ -141,9 +147,7 @@ def answer_figure(values: np.ndarray, answer: Answer) -> Image.Image:
         ax.axvspan(start, end, color=PREDICTION_COLOR, alpha=0.3, linewidth=0)
     ax.set_xlim(0, rows.shape[1])
     ax.set_yticks([])
-    label = answer.label or "no valid class"
-    spans = ", ".join(f"[{s}, {e})" for s, e in answer.intervals) or "none"
-    ax.set_title(f"answer: {label} · intervals {spans}", fontsize=9)
+    ax.set_title(f"answer: {answer.label or 'no valid class'} · {where(answer)}", fontsize=9)
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
@@ -162,13 +166,9 @@ def build_app(backend: Backend, max_bytes: int = MAX_UPLOAD_BYTES):
             result = ask(backend, read_series(text, max_bytes))
         except UserInputError as error:
             raise gr.Error(str(error)) from None
-        spans = result.answer.intervals
-        where = ", ".join(f"[{s}, {e})" for s, e in spans) or "none"
-        if result.answer.variates:
-            where = f"variates {list(result.answer.variates)}; intervals {where}"
         label = result.answer.label or "no valid class (see the raw output)"
         reasoning = result.answer.think if result.answer.think is not None else result.output
-        return result.model_view, result.answer_view, label, where, reasoning
+        return result.model_view, result.answer_view, label, where(result.answer), reasoning
 
     with gr.Blocks(title="AnomSeer", analytics_enabled=False) as app:
         gr.Markdown(
@@ -185,12 +185,12 @@ def build_app(backend: Backend, max_bytes: int = MAX_UPLOAD_BYTES):
         answer_view = gr.Image(label="Its answer, drawn on the series", type="pil")
         with gr.Row():
             label = gr.Textbox(label="Class", elem_id="answer-class")
-            where = gr.Textbox(label="Where", elem_id="answer-where")
+            location = gr.Textbox(label="Where", elem_id="answer-where")
         reasoning = gr.Textbox(label="Reasoning", lines=8, elem_id="answer-reasoning")
         run.click(
             answer,
             inputs=[upload, pasted],
-            outputs=[model_view, answer_view, label, where, reasoning],
+            outputs=[model_view, answer_view, label, location, reasoning],
         )
     return app
 

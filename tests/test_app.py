@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from helpers.browser import inked_share
 
-from anomseer.app import answer_figure, ask, read_series
+from anomseer.app import answer_figure, ask, read_series, where
 from anomseer.errors import UserInputError
 from anomseer.evaluation.backends import load_backend
 from anomseer.protocol import Answer
@@ -24,6 +24,8 @@ def test_read_series_takes_one_column_or_one_per_variate():
     np.testing.assert_array_equal(one, [1.0, 2.5, math.nan, -4.0])
     two = read_series("time,a,b\n2020-01-01,1,5\n2020-01-02,2,\n2020-01-03,3,7\n")
     np.testing.assert_array_equal(two, [[1, 2, 3], [5, math.nan, 7]])  # timestamps ignored
+    assert where(Answer(intervals=[(40, 52)], variates=[2])) == "variates [2]; intervals [40, 52)"
+    assert where(Answer()) == "none"
 
 
 @pytest.mark.parametrize(
@@ -100,11 +102,15 @@ def test_app_served_on_localhost_answers_an_uploaded_csv_in_chromium(served_app,
     csv.write_text("value\n" + "".join(f"{v:.3f}\n" for v in values))  # under 1 kB
     page.goto(url)
     page.set_input_files("input[type=file]", csv)
-    page.get_by_text("series.csv").wait_for(timeout=60_000)  # the upload finished
+    page.locator("a[download]").first.wait_for(timeout=120_000)  # the upload finished
     page.get_by_role("button", name="Find the anomaly").click()
     answer = page.locator("#answer-class textarea")
-    page.wait_for_function("e => e.value.length > 0", arg=answer.element_handle(), timeout=120_000)
-    assert answer.input_value() == "global point"
+    page.wait_for_function(
+        "e => e.value.length > 0 || document.body.innerText.includes('Error')",
+        arg=answer.element_handle(),
+        timeout=240_000,
+    )
+    assert answer.input_value() == "global point", page.inner_text("body")[-2000:]
     assert "[6" in page.locator("#answer-where textarea").input_value()  # an interval near 60
     assert "noise level" in page.locator("#answer-reasoning textarea").input_value()
     assert page.locator("img").count() >= 2  # the model's view and the answer

@@ -7,7 +7,16 @@ import json
 import math
 import re
 
-from anomseer.evaluation.html_report import HtmlRun, envelope, page_rows, render_page, thumbnail
+import numpy as np
+
+from anomseer.evaluation.html_report import (
+    HtmlRun,
+    envelope,
+    page_rows,
+    render_page,
+    saved_series,
+    thumbnail,
+)
 
 
 def test_envelope_keeps_min_and_max_of_each_bucket_in_order_and_scales_to_levels():
@@ -17,8 +26,26 @@ def test_envelope_keeps_min_and_max_of_each_bucket_in_order_and_scales_to_levels
     assert envelope([math.nan, 1, 3, None], buckets=2) == [-1, 0, 999, -1]  # short: kept whole
     assert envelope([2.0, 2.0]) == [499, 499]  # flat: the middle
     assert envelope([math.nan, math.nan, math.nan, math.nan, 5, 7], buckets=2) == [-1, -1, 0, 999]
+    assert envelope([1, math.inf, 3]) == [0, -1, 999]
     multi = thumbnail([[0, 1, 2], [5, 5, 5]])
     assert multi == [[0, 500, 999], [499, 499, 499]]
+
+
+def test_envelope_of_uneven_buckets_matches_a_plain_loop():
+    values = np.random.default_rng(0).standard_normal(1003)
+    values[100:250] = np.nan  # whole buckets missing, and parts of others
+    expected = []
+    for b in range(10):  # slices b * n // 10 ... (b + 1) * n // 10, min and max in order
+        part = values[b * 1003 // 10 : (b + 1) * 1003 // 10]
+        if np.isnan(part).all():
+            expected += [math.nan, math.nan]
+            continue
+        first, second = sorted([np.nanargmin(part), np.nanargmax(part)])
+        expected += [part[first], part[second]]
+    finite = [v for v in expected if not math.isnan(v)]
+    low, high = min(finite), max(finite)
+    scaled = [-1 if math.isnan(v) else round((v - low) * 999 / (high - low)) for v in expected]
+    assert envelope(values, buckets=10) == scaled
 
 
 def _record(row_id, label, predicted, correct, intervals, **extra):
@@ -71,3 +98,10 @@ def test_page_embeds_its_rows_and_loads_nothing():
     assert data["rows"][0]["runs"][0]["reasoning"] == "</script><img src=http://example.com/x>"
     assert "example.com" not in page and not re.search(r"\s(src|href)=", page)
     assert "default-src 'none'" in page  # the page's own policy forbids any load
+
+
+def test_rows_of_a_run_whose_dataset_is_gone_are_shown_unplotted_with_a_note(tmp_path):
+    metrics = {"run": {"backend": "expert", "data": str(tmp_path / "gone"), "split": "eval"}}
+    series, note = saved_series(metrics, ["x/0"])
+    assert series is None
+    assert note.startswith("No plots: the series of expert could not be read (dataset ")
