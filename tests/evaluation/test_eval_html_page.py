@@ -78,7 +78,17 @@ def test_report_puts_two_runs_side_by_side_and_marks_false_claims(
     chat_server.answers = {200: format_answer([[60, 61]], "global point", think="a spike at 60")}
     evaluate(eval_data, "eval", "openai", tmp_path / "good", limit=4, **options)
     chat_server.answers = {200: format_answer([[5, 9]], "trend", think="a rise")}
-    evaluate(eval_data, "eval", "openai", tmp_path / "bad", limit=3, **options)
+    chat_server.script = {201: ["500"] * 3}  # the second row's request fails
+    evaluate(
+        eval_data,
+        "eval",
+        "openai",
+        tmp_path / "bad",
+        limit=3,
+        max_retries=1,
+        backoff=0.01,
+        **options,
+    )
     log = tmp_path / "bad" / "predictions.jsonl"  # as the faithfulness check will write them
     records = [json.loads(line) for line in log.open()]
     records[0] |= {"faithfulness": 0.5, "claims": [{"text": "a rise", "verified": False},
@@ -103,7 +113,14 @@ def test_report_puts_two_runs_side_by_side_and_marks_false_claims(
 
     page.select_option("#outcome", "disagree")  # only the spike row got two different classes
     assert _shown_ids(page) == [ids[0]]
-    page.select_option("#outcome", "right")
-    page.select_option("#run", "1")  # right in the second run: none
+    page.select_option("#outcome", "invalid")  # the first run's blind answers ("no idea")
+    assert _shown_ids(page) == ids[1:4]
+    page.select_option("#run", "1")
+    page.select_option("#outcome", "failed")
+    assert _shown_ids(page) == [ids[1]]
+    failed = page.locator(f'.row[data-id="{ids[1]}"] .pred').nth(1)
+    assert failed.locator(".head").inner_text() == "bad: no class — request failed"
+    assert failed.locator(".reasoning").inner_text().startswith("request failed: ")
+    page.select_option("#outcome", "right")  # right in the second run: none
     assert _shown_ids(page) == [] and page.inner_text("#shown").startswith("no row matches")
     assert page.errors == []
