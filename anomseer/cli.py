@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "eval",
     "detect",
     "report",
+    "app",
 )
 
 

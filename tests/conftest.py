@@ -12,6 +12,7 @@ os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="anomseer-mpl-"))
 os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="anomseer-datasets-"))
 
 import pytest
+from helpers.browser import chromium, page  # noqa: F401 (the browser fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """Evaluate a checkpoint (vLLM or transformers), a model behind an OpenAI-compatible server, or
 the classical expert on one split of an AnomSeer dataset. Writes OUT/predictions.jsonl (one
 line per completion, appended per batch), OUT/metrics.json (overall, per anomaly type, per
-family), OUT/report.md and OUT/figures/. Rerunning the same command resumes: rows already in
-predictions.jsonl are skipped. Options left unset take the backend's defaults."""
+family), OUT/report.md, OUT/report.html (every row, filterable) and OUT/figures/. Rerunning
+the same command resumes: rows already in predictions.jsonl are skipped. Options left unset
+take the backend's defaults."""
 
 from __future__ import annotations
 
@@ -117,5 +118,5 @@ def run(args: argparse.Namespace) -> int:
         f"class accuracy {format_value(overall['class_accuracy'])}, "
         f"invalid {overall['invalid_answers']}, failed {overall['failures']}"
     )
-    print(f"report: {args.out}/report.md, metrics: {args.out}/metrics.json")
+    print(f"report: {args.out}/report.md and report.html, metrics: {args.out}/metrics.json")
     return 0

@@ -6,6 +6,7 @@ each run's metrics on all its rows."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 NAME = "report"
 HELP = "compare finished evaluation runs (intervals, paired differences, seed groups)"
@@ -30,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument(
         "--output", default=argparse.SUPPRESS, help="write the Markdown here instead of printing it"
+    )
+    parser.add_argument(
+        "--html",
+        default=argparse.SUPPRESS,
+        help="also write the runs side by side, row by row, to this self-contained HTML page",
     )
 
 
@@ -81,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
         + "\n## Each run on all its rows\n\n"
         + compare_runs(list(zip(names, metrics, strict=True)))
     )
+    if hasattr(args, "html"):
+        from anomseer.evaluation.html_report import write_comparison_page
+
+        write_comparison_page(args.html, names, metrics, records)
+        print(f"page written to {args.html}", file=sys.stderr)
     if hasattr(args, "output"):
         write_atomic(args.output, text)
         print(f"comparison written to {args.output}")

@@ -28,6 +28,7 @@ from anomseer.evaluation.backends import (
     backend_class,
     load_backend,
 )
+from anomseer.evaluation.html_report import write_run_page
 from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
 from anomseer.faithfulness.evaluation import add_faithfulness, faithfulness_fields
@@ -346,6 +347,7 @@ def _finish(
     }
     figure_paths = _write_figures(out, rows, records, position, metrics) if figures else []
     write_atomic(out / REPORT_FILE, run_report(metrics, figure_paths))
+    write_run_page(out, metrics, records, rows)
     write_atomic(out / METRICS_FILE, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     return metrics
 
