@@ -1,9 +1,9 @@
 """SFT and TimerPO for real under DeepSpeed ZeRO-3 and ZeRO-2 and under FSDP2, each on two gloo
 processes of this CPU through ``accelerate launch --config_file``: the engine that really ran,
-sharded weights, the same forwards and collectives on each rank, finite losses, a checkpoint
-that resumes. TimerPO's generation groups span both ranks, and each rank generates to its own
-budget, so the ranks' completions end at different lengths (ZeRO-3 and FSDP2 gather weights in
-every forward: a forward one rank makes alone hangs the run)."""
+sharded weights, the same collectives on each rank (and, where every forward gathers weights,
+ZeRO-3 and FSDP2, the same forwards: a forward one rank makes alone hangs the run), finite
+losses, a checkpoint that resumes. TimerPO's generation groups span both ranks, and each rank
+generates to its own budget, so the ranks' completions end at different lengths."""
 
 import importlib.util
 import json
@@ -134,9 +134,9 @@ def test_sft_and_timerpo_train_sharded_on_two_processes(
             assert len(rank["losses"]) == 2 and len(rank["resumed_losses"]) == 3
             assert all(math.isfinite(loss) for loss in rank["resumed_losses"])
         first, second = ranks
-        assert first["forwards"] == second["forwards"] > 0, (engine, stage)
         assert first["collectives"] == second["collectives"], (engine, stage)
         if engine != "zero2":  # ZeRO-3 and FSDP2 gather the weights of every forward
+            assert first["forwards"] == second["forwards"] > 0, (engine, stage)
             gathers = first["collectives"].get("all_gather_into_tensor", 0)
             gathers += first["collectives"].get("all_gather", 0)
             assert gathers >= first["forwards"], (engine, stage)

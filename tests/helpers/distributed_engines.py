@@ -82,7 +82,7 @@ def engine_report(trainer) -> dict:
     engine = trainer.model_wrapped
     report = {
         "engine": type(engine).__name__,
-        "distributed_type": str(trainer.accelerator.distributed_type),
+        "distributed_type": trainer.accelerator.distributed_type.value,
     }
     if hasattr(engine, "zero_optimization_stage"):
         report["stage"] = engine.zero_optimization_stage()
