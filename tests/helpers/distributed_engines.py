@@ -22,10 +22,12 @@ from pathlib import Path
 from anomseer.trainers.entry import release_process_group
 
 COLLECTIVES = (
-    "all_gather_into_tensor",
-    "all_gather",
+    "all_gather_into_tensor",  # ZeRO-3's parameter gathering
+    "all_gather_single",  # FSDP2's
+    "all_gather",  # accelerate's gather of tensors of any shape (metrics)
     "all_reduce",
     "reduce_scatter_tensor",
+    "reduce_scatter_single",
     "broadcast",
 )
 
