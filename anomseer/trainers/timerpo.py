@@ -57,6 +57,7 @@ from anomseer.trainers.configs import (
     parse_config,
 )
 from anomseer.trainers.entry import run_main, train_stage
+from anomseer.trainers.fsdp2 import Fsdp2Mixin
 from anomseer.trainers.hidden_states import (
     TextTokens,
     completion_forward_count,
@@ -287,7 +288,11 @@ def fsdp_version(config: GRPOConfig) -> int | None:
 
 
 class TimerPOTrainer(
-    CheckpointWeightsMixin, VisionLearningRateMixin, VLLMGenerationMixin, GRPOTrainer
+    Fsdp2Mixin,
+    CheckpointWeightsMixin,
+    VisionLearningRateMixin,
+    VLLMGenerationMixin,
+    GRPOTrainer,
 ):
     """``trl.GRPOTrainer`` whose advantages carry the grounded term of SPEC section 5.
 
@@ -579,7 +584,10 @@ class TimerPOTrainer(
         return args.projection == "gradient" and args.grounding != "none" and args.alpha > 0
 
     def _trainable_parameters(self) -> list[torch.nn.Parameter]:
-        return [p for p in self.model.parameters() if p.requires_grad]
+        """The parameters the optimiser steps, from its param groups: under FSDP2 these are the
+        sharded parameters that receive the reduced gradients, where the model's own
+        ``parameters()`` can be FSDP's temporary unsharded copies between forward and backward."""
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def _shares_forward(self) -> bool:
         """Whether the grounded and the primary loss can back-propagate through one forward:

@@ -2,9 +2,10 @@
 
 ``distributed_timerpo.py MODEL_DIR DATA_DIR OUT_DIR GROUP PROMPTS LAYOUT...`` trains, for each
 ``LAYOUT`` written ``PER_DEVICE_BATCH:ACCUMULATION``, one step with ``projection: advantage``
-and one with ``projection: gradient``; each rank writes
-``OUT_DIR/<layout>-<projection>-rank<N>.pt`` with its part of the advantages, the gradients of
-the step and how many policy forwards it made while grounding. Under ``accelerate launch``
+and one with ``projection: gradient`` (``PER_DEVICE_BATCH:ACCUMULATION:PROJECTION``: that one
+only); each rank writes ``OUT_DIR/<layout>-<projection>-rank<N>.pt`` with its part of the
+advantages, the whole gradients of the step (FSDP2 shards gathered), which parameters were
+sharded, and how many policy forwards it made while grounding. Under ``accelerate launch``
 every forward of the policy first runs an ``all_reduce`` (a forward pre-hook), as ZeRO-3's
 parameter gathering does: a process that makes a forward the others do not make hangs the
 run. The test runs the same step in one process with the whole batch and compares.
@@ -102,7 +103,9 @@ def run_step(
     class GradientRecorder(TrainerCallback):
         def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
             named = sorted((n, p) for n, p in model.named_parameters() if p.grad is not None)
-            record["grad"] = torch.cat([p.grad.reshape(-1) for _, p in named]).clone()
+            record["grad"] = torch.cat([full_tensor(p.grad).reshape(-1) for _, p in named])
+            record["grad_names"] = [(n, p.numel()) for n, p in named]
+            record["sharded"] = [is_sharded(p) for _, p in model.named_parameters()]
 
     config = TimerPOConfig(
         output_dir=out_dir,
@@ -139,6 +142,20 @@ def run_step(
     return record
 
 
+def full_tensor(tensor):
+    """``tensor`` whole: an FSDP2 shard (DTensor) gathered from every rank, else a copy."""
+    from torch.distributed.tensor import DTensor
+
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor.detach().clone()
+
+
+def is_sharded(parameter) -> bool:
+    """Whether ``parameter`` is an FSDP2 DTensor whose local part is smaller than the whole."""
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(parameter, DTensor) and parameter.to_local().numel() < parameter.numel()
+
+
 def collective(module: object, args: object) -> None:
     """A forward pre-hook with a collective in it, like ZeRO-3's parameter all-gather."""
     import torch
@@ -153,8 +170,9 @@ def main() -> None:
     model_dir, data_dir, out_dir, group, prompts, *layouts = sys.argv[1:]
     rank = int(os.environ.get("RANK", "0"))
     for layout in layouts:
-        per_device, accumulation = map(int, layout.split(":"))
-        for projection in ("advantage", "gradient"):
+        per_device, accumulation, *only = layout.split(":")
+        per_device, accumulation = int(per_device), int(accumulation)
+        for projection in only or ("advantage", "gradient"):
             name = f"{per_device}x{accumulation}-{projection}"
             record = run_step(
                 model_dir,

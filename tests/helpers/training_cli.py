@@ -27,21 +27,38 @@ def recipe_args(recipe: Path, model_dir, data_dir, out_dir, *flags: str) -> list
     ]
 
 
-def launch_command(num_processes: int, script: Path, *script_args: str) -> list[str]:
-    """``accelerate launch`` of ``script`` on ``num_processes`` CPU processes of this machine,
-    on a free port, without mixed precision or dynamo."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def launch_command(
+    num_processes: int,
+    script: Path | str,
+    *script_args: str,
+    config_file: Path | None = None,
+    machine: tuple[int, int, int] | None = None,
+) -> list[str]:
+    """``accelerate launch`` of ``script`` (``-m module`` when it is ``"-m"``, the module
+    first in ``script_args``) on ``num_processes`` CPU processes of this machine, on a free
+    port, without mixed precision or dynamo; plain data parallel, or as ``config_file`` says
+    (an accelerate config: DeepSpeed, FSDP). ``machine`` (rank, machines, port) makes it one
+    of several "machines" on 127.0.0.1, ``num_processes`` then counting all of them."""
+    setup = ["--config_file", str(config_file)] if config_file else ["--multi_gpu"]
+    rank, machines, port = machine or (0, 1, free_port())
+    if machine:
+        setup += ["--machine_rank", str(rank), "--main_process_ip", "127.0.0.1"]
     return [
         sys.executable,
         "-m",
         "accelerate.commands.launch",
-        "--multi_gpu",
+        *setup,
         "--num_processes",
         str(num_processes),
         "--num_machines",
-        "1",
+        str(machines),
         "--mixed_precision",
         "no",
         "--dynamo_backend",
