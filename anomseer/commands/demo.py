@@ -307,7 +307,8 @@ def findings(
         o = overall[name]
         lines.append(
             f"{title}: format rate {_number(o['format_rate'])}, class accuracy "
-            f"{_number(o['class_accuracy'])}, affiliation F1 {_number(o['aff_f1'])}."
+            f"{_number(o['class_accuracy'])}, affiliation F1 {_number(o['aff_f1'])}"
+            f"{against_best_baseline(metrics[name])}."
         )
     accuracy = [e["mean_token_accuracy"] for e in histories["sft"] if "mean_token_accuracy" in e]
     if accuracy:
@@ -338,6 +339,21 @@ def findings(
             "apart by class."
         )
     return lines
+
+
+def against_best_baseline(metrics: dict) -> str:
+    """``; against the best trivial baseline: ...`` for affiliation and point-adjusted F1 of
+    one run (empty for a run without baselines)."""
+    against = metrics.get("against_baselines", {}).get("metrics", {})
+    parts = [
+        f"{title} {e['run']:.3f} beside {e['baseline']:.3f} of the "
+        f"{e['best_baseline'].replace('_', ' ')} answer ({e['difference']:+.3f} "
+        f"[{e['interval'][0]:+.3f}, {e['interval'][1]:+.3f}], "
+        f"{'above' if e['above'] else 'not above'})"
+        for key, title in (("aff_f1", "affiliation F1"), ("pa_f1", "point-adjusted F1"))
+        if (e := against.get(key))
+    ]
+    return "; against the best trivial baseline: " + ", ".join(parts) if parts else ""
 
 
 HELD_OUT_REWARD_COLUMNS = ("intervals", "anomaly_type", "length", "variates", "series")
