@@ -17,6 +17,7 @@ from anomseer.evaluation.baselines import (
     most_common_answer,
     random_answer,
 )
+from anomseer.metrics import MEAN_KEYS
 from anomseer.protocol import format_answer
 
 
@@ -192,6 +193,8 @@ def test_eval_writes_baselines_and_the_report_shows_them(eval_data, chat_server,
 
 def test_baselines_block_of_a_run_with_no_valid_answer():
     records = [record("a", [(2, 4)], "trend", valid=False), record("b", [], "normal", valid=False)]
+    for r in records:  # what score_sample gives an invalid answer
+        r["scores"].update(dict.fromkeys(MEAN_KEYS, 0.0))
     block = baselines_block(records, {"a": univariate(10), "b": univariate(10)}, draws=2)
     assert set(block["baselines"]) == {"whole_series", "no_anomaly", "random_intervals"}
     assert block["against_baselines"]["most_common_answer"] is None
