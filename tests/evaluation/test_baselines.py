@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from anomseer.bootstrap import SeriesScores
-from anomseer.evaluation import evaluate
+from anomseer.evaluation import compare_runs, evaluate
 from anomseer.evaluation.baselines import (
     BASELINES,
     RowTruth,
@@ -189,6 +189,9 @@ def test_eval_writes_baselines_and_the_report_shows_them(eval_data, chat_server,
     best = aff["best_baseline"].replace("_", " ")
     assert f"| Aff-F1 | 0.250 | {best} | {aff['baseline']:.3f} | -" in report
     assert "not above |" in report
+    # the run comparison (`anomseer report`, the demo report) puts it beside its best baseline
+    table = compare_runs([("run", saved)])
+    assert f"| run | 0.250 | {aff['baseline']:.3f} ({best}) | -" in table
 
 
 def test_baselines_block_of_a_run_with_no_valid_answer():
