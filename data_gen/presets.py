@@ -231,6 +231,14 @@ def _parse_style(raw: object, source: str) -> PlotStyle:
         raise UserInputError(f"{source}: bad style: {error}") from None
     if style.width_in <= 0 or style.height_in <= 0 or style.dpi <= 0:
         raise UserInputError(f"{source}: style sizes and dpi must be positive")
+    if style.x_ramp is not None:
+        from matplotlib import colormaps
+
+        if style.x_ramp not in colormaps:
+            raise UserInputError(
+                f"{source}: style x_ramp {style.x_ramp!r} is not a matplotlib colormap; use "
+                "e.g. Greys"
+            )
     return style
 
 

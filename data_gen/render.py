@@ -34,6 +34,11 @@ class PlotStyle:
     ylim: tuple[float, float] | None = (-1.0, 1.0)
     xtick_step: int | None = None
     grid_row_height_in: float = 1.0
+    x_ramp: str | None = None
+    """A matplotlib colormap painted behind a univariate line from left to right at half
+    opacity (None: none): a ruler in the pixels for a model whose image tokens carry no
+    absolute position, like the demo's tiny one (BENCHMARKS.md, the demo against trivial
+    baselines)."""
 
 
 PAPER_STYLE = PlotStyle()
@@ -127,6 +132,16 @@ class _LinePlot:
         self._canvas = _Figure(style.width_in, style.height_in, style.dpi)
         self._axes = self._canvas.figure.add_subplot()
         (self._line,) = self._axes.plot([], [], color=style.color, linewidth=style.linewidth)
+        if style.x_ramp:
+            self._axes.imshow(
+                np.linspace(0.0, 1.0, 256)[None, :],
+                cmap=style.x_ramp,
+                aspect="auto",
+                alpha=0.5,
+                extent=(0.0, 1.0, 0.0, 1.0),
+                transform=self._axes.transAxes,
+                zorder=0,
+            )
         self._dynamic = [(self._axes, [self._line, *self._axes.spines.values()])]
         self._laid_out_for: tuple | None = None
 

@@ -220,6 +220,7 @@ def test_presets_in_recipes_load():
         ({"splits": {"train": {"seed": 1, "num_per_family": 0}}}, "num_per_family must be"),
         ({"style": "fancy"}, "unknown style"),
         ({"style": {"ylim": [1, -1]}}, "ylim"),
+        ({"style": {"x_ramp": "Greyz"}}, "x_ramp 'Greyz' is not a matplotlib colormap"),
         ({"rows_per_shard": 0}, "rows_per_shard"),
         ({"expcot": "short"}, "unknown expcot style 'short'"),
         ({"colour": "red"}, "unknown field 'colour'"),

@@ -33,13 +33,29 @@ def test_paper_style_size_and_colour():
     assert (np.abs(pixels - steelblue).sum(axis=1) < 10).sum() > 500
 
 
-@pytest.mark.parametrize("style", [PAPER_STYLE, VISUALTIMEANOMALY_STYLE], ids=["paper", "vta"])
+RAMP_STYLE = PlotStyle(x_ramp="Greys")
+
+
+@pytest.mark.parametrize(
+    "style", [PAPER_STYLE, VISUALTIMEANOMALY_STYLE, RAMP_STYLE], ids=["paper", "vta", "ramp"]
+)
 def test_reused_figure_matches_a_full_redraw(style):
     fast, full = PlotRenderer(style), PlotRenderer(style, blit=False)
     for seed, length in [(0, 1000), (1, 1000), (2, 400), (3, 1000)]:
         values = _series(length, seed)
         values[length // 3] = np.nan
         np.testing.assert_array_equal(np.asarray(fast.render(values)), full.render(values))
+
+
+def test_x_ramp_darkens_the_background_from_left_to_right():
+    flat = np.full(1000, -0.9)  # the line stays at the bottom, the background above it shows
+    plain = np.asarray(PlotRenderer(PAPER_STYLE).render(flat), dtype=float).mean(axis=2)
+    ramp = np.asarray(PlotRenderer(RAMP_STYLE).render(flat), dtype=float).mean(axis=2)
+    row = ramp[60, 100:900]  # mid-height, inside the frame
+    assert plain[60, 100:900].min() == 255  # white without the ramp
+    # Greys (white to black) at half opacity: white on the left, near mid-grey on the right
+    assert row[0] > 240 and 128 < row[-1] < 160
+    assert (np.diff(row) <= 0).all()  # never lighter to the right
 
 
 def test_grid_matches_a_full_redraw_and_has_int_sqrt_rows():

@@ -62,3 +62,34 @@ def test_findings_state_the_majority_baseline(tmp_path):
                for line in lines)  # fmt: skip
     assert any("SFT checkpoint 0.250, TimerPO checkpoint 0.500 (above SFT's)" in line
                for line in lines)  # fmt: skip
+
+
+def test_findings_put_each_checkpoint_beside_its_best_trivial_baseline(tmp_path):
+    def entry(run, baseline, name, low):
+        interval = [low, low + 0.1]
+        return {"run": run, "baseline": baseline, "best_baseline": name,
+                "difference": run - baseline, "interval": interval, "above": low > 0}  # fmt: skip
+
+    against = {
+        "aff_f1": entry(0.5, 0.635, "whole_series", -0.18),
+        "pa_f1": entry(0.3, 0.2, "most_common_answer", 0.02),
+    }
+    overall = {"format_rate": 1.0, "class_accuracy": 0.5, "aff_f1": 0.5, "pa_f1": 0.3}
+    run = {"overall": overall, "by_type": {"trend": {"count": 3}}}
+    metrics = {
+        "untrained": run,
+        "sft": run,
+        "timerpo": {**run, "against_baselines": {"metrics": against}},
+    }
+    lines = findings(
+        DemoPaths(tmp_path), metrics, {"sft": [], "timerpo": []}, {"sft": 0, "timerpo": 0}
+    )
+    assert (
+        lines[1] == "SFT checkpoint: format rate 1.000, class accuracy 0.500, affiliation F1 0.500."
+    )
+    assert lines[2] == (
+        "TimerPO checkpoint: format rate 1.000, class accuracy 0.500, affiliation F1 0.500 (best "
+        "trivial baseline 0.635, whole series: -0.135 [-0.180, -0.080], not above), "
+        "point-adjusted F1 0.300 (best trivial baseline 0.200, most common answer: +0.100 "
+        "[+0.020, +0.120], above)."
+    )

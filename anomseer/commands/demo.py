@@ -307,7 +307,8 @@ def findings(
         o = overall[name]
         lines.append(
             f"{title}: format rate {_number(o['format_rate'])}, class accuracy "
-            f"{_number(o['class_accuracy'])}, affiliation F1 {_number(o['aff_f1'])}."
+            f"{_number(o['class_accuracy'])}, "
+            f"{localisation_text(o, metrics[name].get('against_baselines', {}).get('metrics'))}."
         )
     accuracy = [e["mean_token_accuracy"] for e in histories["sft"] if "mean_token_accuracy" in e]
     if accuracy:
@@ -338,6 +339,26 @@ def findings(
             "apart by class."
         )
     return lines
+
+
+def localisation_text(overall: dict, against: dict) -> str:
+    """``affiliation F1 0.500 (best trivial baseline 0.635, whole series: -0.136 [...], not
+    above), point-adjusted F1 ...`` of one run; the bare affiliation F1 without baselines."""
+    if not against:
+        return f"affiliation F1 {_number(overall['aff_f1'])}"
+    parts = []
+    for key, title in (("aff_f1", "affiliation F1"), ("pa_f1", "point-adjusted F1")):
+        e = against.get(key)
+        if e is None:
+            parts.append(f"{title} {_number(overall[key])}")
+            continue
+        low, high = e["interval"]
+        parts.append(
+            f"{title} {e['run']:.3f} (best trivial baseline {e['baseline']:.3f}, "
+            f"{e['best_baseline'].replace('_', ' ')}: {e['difference']:+.3f} "
+            f"[{low:+.3f}, {high:+.3f}], {'above' if e['above'] else 'not above'})"
+        )
+    return ", ".join(parts)
 
 
 HELD_OUT_REWARD_COLUMNS = ("intervals", "anomaly_type", "length", "variates", "series")

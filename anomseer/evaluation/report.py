@@ -109,7 +109,8 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         f"{metrics['completions_per_sample']} completion(s) per series.",
         markdown_table(["setting", "value"], settings, text_columns=2),
         "## Overall",
-        markdown_table(header, _group_rows({"overall": metrics["overall"]})),
+        markdown_table(header, _group_rows({"overall": metrics["overall"], **_trivial(metrics)})),
+        *baseline_verdicts(metrics),
         "## By anomaly type",
         markdown_table(header, _group_rows(metrics["by_type"])),
         *expert_read_note(metrics),
@@ -129,6 +130,83 @@ def run_report(metrics: dict, figures: Sequence[str] = ()) -> str:
         parts.append("## Figures")
         parts += [f"![{Path(path).stem}]({path})" for path in figures]
     return "\n\n".join(parts) + "\n"
+
+
+def _trivial(metrics: dict) -> dict[str, dict]:
+    """The baseline groups of ``metrics.json``, named for the table."""
+    return {
+        f"trivial: {name.replace('_', ' ')}": g for name, g in metrics.get("baselines", {}).items()
+    }
+
+
+def _above(entry: dict) -> str:
+    difference = format_estimate(entry["difference"], entry["interval"], signed=True)
+    verdict = "above" if entry["above"] else "not above"
+    return f"{difference}: {verdict}"
+
+
+def baseline_verdicts(metrics: dict) -> list[str]:
+    """Per localisation metric, the run against its best trivial baseline (nothing for runs
+    written before baselines were computed)."""
+    against = metrics.get("against_baselines")
+    if not against:
+        return []
+    titles = {**dict(METRIC_COLUMNS), "localization": "Localization"}
+    rows = [
+        [
+            titles.get(key, key),
+            e["run"],
+            e["best_baseline"].replace("_", " "),
+            e["baseline"],
+            _above(e),
+        ]
+        for key, e in against["metrics"].items()
+    ]
+    header = ["metric", "run", "best trivial baseline", "its value", "run − baseline"]
+    return [
+        "Trivial rows answer every series without looking at it (whole series, no anomaly, the "
+        "run's most common answer, random intervals of the run's count and lengths averaged "
+        f"over {against['random_draws']} seeded draws); their class columns do not apply. Per "
+        "metric, the run against the best of them, paired bootstrap over series: *above* when "
+        "the interval of the difference lies above 0.",
+        markdown_table(header, rows, text_columns=1),
+    ]
+
+
+BEST_BASELINE_KEYS = (("aff_f1", "Aff-F1"), ("pa_f1", "PA-F1"))
+"""Metrics the run comparison shows beside their best trivial baseline."""
+
+
+def best_baseline_table(runs: Sequence[tuple[str, dict]]) -> list[str]:
+    """Each run's affiliation and point-adjusted F1 beside its best trivial baseline (nothing
+    when no run carries baselines)."""
+    rows = []
+    for name, metrics in runs:
+        against = metrics.get("against_baselines", {}).get("metrics", {})
+        cells = []
+        for key, _ in BEST_BASELINE_KEYS:
+            e = against.get(key)
+            cells += (
+                ["–"] * 3
+                if e is None
+                else [
+                    e["run"],
+                    f"{e['baseline']:.3f} ({e['best_baseline'].replace('_', ' ')})",
+                    _above(e),
+                ]
+            )
+        if against:
+            rows.append([name, *cells])
+    if not rows:
+        return []
+    header = ["run"]
+    for _, title in BEST_BASELINE_KEYS:
+        header += [title, f"best trivial {title}", "run − baseline"]
+    return [
+        "Against the best trivial baseline of each run (paired bootstrap over series; *above* "
+        "when the interval lies above 0):",
+        markdown_table(header, rows),
+    ]
 
 
 def expert_read_note(metrics: dict) -> list[str]:
@@ -185,6 +263,7 @@ def compare_runs(runs: Sequence[tuple[str, dict]]) -> str:
     ]
     parts = [
         markdown_table(header, overall, text_columns=2),
+        *best_baseline_table(runs),
         "Affiliation F1 / class accuracy per anomaly type:",
         markdown_table(["anomaly type", *(name for name, _ in runs)], per_type),
     ]

@@ -28,6 +28,7 @@ from anomseer.evaluation.backends import (
     backend_class,
     load_backend,
 )
+from anomseer.evaluation.baselines import run_baselines
 from anomseer.evaluation.html_report import write_run_page
 from anomseer.evaluation.predictions import PREDICTIONS_FILE, PredictionLog
 from anomseer.evaluation.report import run_report
@@ -344,6 +345,7 @@ def _finish(
         "completions_per_sample": n,
         "counting": COUNTING,
         **summarize(records),
+        **run_baselines(records, rows, ids),
     }
     figure_paths = _write_figures(out, rows, records, position, metrics) if figures else []
     write_atomic(out / REPORT_FILE, run_report(metrics, figure_paths))
