@@ -50,8 +50,9 @@ RANDOM_SEED = 0
 """Seed of the random answers (fixed, so reports are reproducible)."""
 COMPARED = MEAN_KEYS
 """Localisation metrics compared with the best baseline (the per-completion means)."""
-UNDEFINED = ("class_accuracy", "class_macro_f1", "format_rate", "failures")
-"""Summary keys that do not apply to a trivial answer (None in its group)."""
+UNDEFINED = ("class_accuracy", "class_macro_f1", "format_rate", "failures", "faithfulness", "claims")
+"""Summary keys that do not apply to a trivial answer, which has no class and no reasoning
+(None in its group)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +180,8 @@ def summarize_baseline(records: Sequence[dict], scores: Sequence[SampleScore]) -
     """A baseline's group, with the keys of the run's ``overall`` (class columns None)."""
     group = aggregate_scores(scores)["overall"]
     group.update(dict.fromkeys(UNDEFINED))
-    group["intervals"] = {**group_intervals(records), "class_accuracy": None}
+    undefined_intervals = {"class_accuracy": None, "faithfulness": None}
+    group["intervals"] = {**group_intervals(records), **undefined_intervals}
     return group
 
 
