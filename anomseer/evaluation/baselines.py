@@ -50,7 +50,9 @@ RANDOM_SEED = 0
 """Seed of the random answers (fixed, so reports are reproducible)."""
 COMPARED = MEAN_KEYS
 """Localisation metrics compared with the best baseline (the per-completion means)."""
-UNDEFINED = ("class_accuracy", "class_macro_f1", "format_rate", "failures", "faithfulness", "claims")
+UNDEFINED = (
+    "class_accuracy", "class_macro_f1", "format_rate", "failures", "faithfulness", "claims"
+)
 """Summary keys that do not apply to a trivial answer, which has no class and no reasoning
 (None in its group)."""
 
