@@ -17,6 +17,8 @@ HELP = "detect anomalies in whole series and score them as TSB-AD does"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from data_gen.benchmarks import DETECT_FORMATS
+
     parser.argument_default = argparse.SUPPRESS  # unset options take the defaults of detect()
     parser.add_argument("--input", nargs="+", required=True, metavar="FILE", help="series files")
     parser.add_argument("--backend", required=True, choices=BACKEND_CHOICES)
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder (resumed when it exists)")
     parser.add_argument(
         "--format",
-        choices=("tsb-ad", "tsb-ad-m", "nab", "ucr", "tsb-uad", "plain"),
+        choices=DETECT_FORMATS,
         help="the files' layout (default: guessed from the suffix and the CSV header)",
     )
     parser.add_argument("--window", type=int, help="points per window (default: 1000)")

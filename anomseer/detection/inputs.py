@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anomseer.errors import UserInputError
-from data_gen.benchmarks import reader
+from data_gen.benchmarks import DETECT_FORMATS, reader
 from data_gen.benchmarks.nab import WINDOWS_FILE
 from data_gen.benchmarks.source import ReadOptions, SourceError, SourceSeries
 
-DETECT_FORMATS = ("tsb-ad", "tsb-ad-m", "nab", "ucr", "tsb-uad", "plain")
-"""The long-series layouts ``detect`` reads (the pickled window layouts hold no long series)."""
 SUFFIX_FORMATS = {".txt": "ucr", ".out": "tsb-uad", ".parquet": "plain"}
 
 

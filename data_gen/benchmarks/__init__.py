@@ -29,6 +29,9 @@ FORMATS = {
 UNTYPED_FORMATS = ("ucr", "tsb-ad", "tsb-ad-m", "tsb-uad", "nab", "yahoo", "plain")
 """Sources that mark where anomalies are but not their type."""
 PICKLED_FORMATS = ("anomllm", "visualtimeanomaly")
+DETECT_FORMATS = ("tsb-ad", "tsb-ad-m", "nab", "ucr", "tsb-uad", "plain")
+"""The long-series layouts ``anomseer detect`` reads (the pickled window layouts hold no long
+series)."""
 
 
 def reader(name: str) -> ModuleType:
