@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def launched_with(kind: str) -> bool:
+    """Whether ``accelerate launch`` set up DeepSpeed (``DEEPSPEED``) or FSDP (``FSDP``)."""
+    return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
+
+
 def requested_fsdp_plugin(args: TrainingArguments) -> FullyShardedDataParallelPlugin | None:
     """The FSDP plugin a run asks for, as the Trainer and accelerate build it: from
     ``fsdp``/``fsdp_config`` in the training arguments, else from ``accelerate launch``'s
@@ -41,7 +46,7 @@ def requested_fsdp_plugin(args: TrainingArguments) -> FullyShardedDataParallelPl
 
     if args.fsdp_plugin_args is not None:
         return FullyShardedDataParallelPlugin(**args.fsdp_plugin_args)
-    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true", "yes"):
+    if launched_with("FSDP"):
         return FullyShardedDataParallelPlugin()
     return None
 

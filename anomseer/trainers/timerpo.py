@@ -57,7 +57,7 @@ from anomseer.trainers.configs import (
     parse_config,
 )
 from anomseer.trainers.entry import run_main, train_stage
-from anomseer.trainers.fsdp2 import Fsdp2Mixin
+from anomseer.trainers.fsdp2 import Fsdp2Mixin, launched_with
 from anomseer.trainers.hidden_states import (
     TextTokens,
     completion_forward_count,
@@ -243,7 +243,7 @@ class TimerPOConfig(VisionLearningRate, GRPOConfig):
                 f"reward_weights has {len(self.reward_weights)} values but reward_names has "
                 f"{len(self.reward_names)} ({', '.join(self.reward_names)}); give one weight each"
             )
-        if self.projection == "gradient" and (self.deepspeed or _launched_with("DEEPSPEED")):
+        if self.projection == "gradient" and (self.deepspeed or launched_with("DEEPSPEED")):
             raise UserInputError(
                 "projection=gradient needs the two gradients apart, which DeepSpeed does not "
                 "give (it reduces them inside backward); use projection=advantage with DeepSpeed, "
@@ -264,11 +264,6 @@ class TimerPOConfig(VisionLearningRate, GRPOConfig):
         return text.splitlines()[0] if text else type(error).__name__
 
 
-def _launched_with(kind: str) -> bool:
-    """Whether ``accelerate launch`` set up DeepSpeed (``DEEPSPEED``) or FSDP (``FSDP``)."""
-    return os.environ.get(f"ACCELERATE_USE_{kind}", "false").lower() in ("1", "true", "yes")
-
-
 FSDP1_GRADIENT = (
     "projection=gradient supports FSDP version 2 only; set fsdp_version: 2 in the accelerate "
     "config (recipes/accelerate/fsdp.yaml) or fsdp_config version 2, or use projection=advantage"
@@ -282,7 +277,7 @@ def fsdp_version(config: GRPOConfig) -> int | None:
     plugin_args = getattr(config, "fsdp_plugin_args", None)
     if plugin_args:
         return int(plugin_args.get("fsdp_version", 2))
-    if _launched_with("FSDP"):
+    if launched_with("FSDP"):
         return int(os.environ.get("FSDP_VERSION", "1"))
     return None
 
