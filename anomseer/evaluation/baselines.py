@@ -142,9 +142,11 @@ def random_answer(record: Mapping, truth: RowTruth, rng: np.random.Generator) ->
 
 def mean_score(scores: Sequence[SampleScore]) -> SampleScore:
     """The mean of each float term of several scores of one completion."""
-    floats = [f.name for f in dataclasses.fields(SampleScore) if f.type == "float"]
+    first = scores[0]
+    names = [field.name for field in dataclasses.fields(first)]
+    floats = [name for name in names if isinstance(getattr(first, name), float)]
     return dataclasses.replace(
-        scores[0], **{name: float(np.mean([getattr(s, name) for s in scores])) for name in floats}
+        first, **{name: float(np.mean([getattr(s, name) for s in scores])) for name in floats}
     )
 
 
